@@ -1,0 +1,56 @@
+# segment-usage — every developer and CI entry point. Each target installs what it needs on first run.
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+CHECKOV_VENV := .venv-checkov
+ARCH ?= arm64
+RUNTIME ?= python3.13
+
+.PHONY: help venv test lint fmt checkov package demo bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+# checkov pins many libraries of its own, so it lives in a virtualenv apart from the test tools.
+$(CHECKOV_VENV)/.installed:
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/pip install --quiet 'checkov>=3.2,<4'
+	touch $@
+
+venv: $(VENV)/.installed $(CHECKOV_VENV)/.installed ## Create the virtualenvs
+
+lint: $(VENV)/.installed ## ruff over Python, terraform fmt over HCL
+	$(VENV)/bin/ruff check lambda tests bench examples
+	$(VENV)/bin/ruff format --check lambda tests bench examples
+	terraform fmt -check -recursive modules examples
+
+fmt: $(VENV)/.installed ## Format Python and Terraform in place
+	$(VENV)/bin/ruff format lambda tests bench examples
+	$(VENV)/bin/ruff check --fix lambda tests bench examples
+	terraform fmt -recursive modules examples
+
+package: $(VENV)/.installed ## Build dist/segment-usage-$(ARCH)-$(RUNTIME).zip (deterministic)
+	$(PY) lambda/build_package.py --arch $(ARCH) --runtime $(RUNTIME)
+
+test: venv lint ## Everything: unit, property, Terraform apply against moto, checkov, end to end
+	CHECKOV_BIN=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov $(PY) -m pytest
+
+demo: $(VENV)/.installed ## The whole product on a local AWS emulator, no account needed
+	$(PY) examples/local/demo.py
+
+bench: $(VENV)/.installed ## Cost, CPU, cold start and package size against baselines
+	$(PY) bench/run.py
+
+clean: ## Remove virtualenvs, builds and caches
+	rm -rf $(VENV) $(CHECKOV_VENV) dist build .pytest_cache .ruff_cache .hypothesis .tf
