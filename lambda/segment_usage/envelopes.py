@@ -1,0 +1,116 @@
+"""The three ways a Segment message reaches the handler, unwrapped into one shape.
+
+- direct: Segment's Amazon Lambda destination invokes with one raw Segment message;
+- eventbridge: an EventBridge event from the partner source ``aws.partner/segment.com/<id>``,
+  the message in ``detail``;
+- sqs: an SQS event whose record bodies are such EventBridge events (the buffered path).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+PARTNER_SOURCE_PREFIX = "aws.partner/segment.com/"
+DIRECT, EVENTBRIDGE, SQS = "direct", "eventbridge", "sqs"
+
+
+@dataclass(frozen=True)
+class Incoming:
+    path: str  # how it came: direct | eventbridge | sqs
+    payload: Any  # the candidate Segment message (None when the envelope was unusable)
+    raw: str  # the text kept if it is rejected
+    error: str | None = None  # why the envelope itself is unusable
+    record_id: str | None = None  # SQS messageId, for batchItemFailures
+
+
+def _raw(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    try:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=repr)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def _is_eventbridge(value: Any) -> bool:
+    return isinstance(value, dict) and "detail-type" in value and "source" in value
+
+
+def _is_segment(value: Any) -> bool:
+    return isinstance(value, dict) and ("type" in value or "messageId" in value)
+
+
+def _from_eventbridge(event: dict[str, Any], path: str, record_id: str | None = None) -> Incoming:
+    source = event.get("source")
+    if not isinstance(source, str) or not source.startswith(PARTNER_SOURCE_PREFIX):
+        error = f"source: {source!r} is not a Segment partner source ({PARTNER_SOURCE_PREFIX}<id>)"
+        return Incoming(path, None, _raw(event), error, record_id)
+    detail = event.get("detail")
+    if not isinstance(detail, dict):
+        return Incoming(
+            path, None, _raw(event), "detail: expected the Segment message object", record_id
+        )
+    return Incoming(path, detail, _raw(detail), None, record_id)
+
+
+def _from_sqs_record(record: Any) -> Incoming:
+    if not isinstance(record, dict) or not isinstance(record.get("messageId"), str):
+        return Incoming(SQS, None, _raw(record), "Records[]: not an SQS record (no messageId)")
+    record_id = record["messageId"]
+    body = record.get("body")
+    try:
+        value = json.loads(body) if isinstance(body, str) else None
+    except json.JSONDecodeError as exc:
+        return Incoming(
+            SQS, None, _raw(body), f"body: not valid JSON ({exc.msg} at {exc.pos})", record_id
+        )
+    if _is_eventbridge(value):
+        return _from_eventbridge(value, SQS, record_id)
+    if _is_segment(value):  # a raw message sent to the queue by another producer
+        return Incoming(SQS, value, _raw(body), None, record_id)
+    return Incoming(
+        SQS,
+        None,
+        _raw(body),
+        "body: not an EventBridge event from Segment nor a Segment message",
+        record_id,
+    )
+
+
+def unwrap(event: Any) -> tuple[str, list[Incoming]]:
+    """(path, items): the path the invocation came by and each candidate message in it."""
+    if isinstance(event, dict) and isinstance(event.get("Records"), list):
+        records = event["Records"]
+        if records and all(
+            isinstance(r, dict) and r.get("eventSource") == "aws:sqs" for r in records
+        ):
+            return SQS, [_from_sqs_record(r) for r in records]
+    if _is_eventbridge(event):
+        return EVENTBRIDGE, [_from_eventbridge(event, EVENTBRIDGE)]
+    if isinstance(event, str):  # a payload that was a JSON string rather than an object
+        try:
+            event = json.loads(event)
+        except json.JSONDecodeError as exc:
+            return DIRECT, [
+                Incoming(DIRECT, None, event, f"message: not valid JSON ({exc.msg} at {exc.pos})")
+            ]
+        if _is_eventbridge(event):
+            return EVENTBRIDGE, [_from_eventbridge(event, EVENTBRIDGE)]
+    if _is_segment(event):
+        return DIRECT, [Incoming(DIRECT, event, _raw(event))]
+    return DIRECT, [
+        Incoming(
+            DIRECT, None, _raw(event),
+            "envelope: expected a Segment message (with type and messageId), an EventBridge event "
+            f"from a Segment partner source, or an SQS event; got {_describe(event)}",
+        )
+    ]  # fmt: skip
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, dict):
+        keys = sorted(map(str, value))[:8]
+        return f"an object with keys {keys}"
+    return f"a JSON {type(value).__name__}"

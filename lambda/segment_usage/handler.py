@@ -1,0 +1,170 @@
+"""Lambda entry point: ``segment_usage.handler.lambda_handler``.
+
+Everything expensive (boto3 client, JSON Schema validators, the tracking plan) is built once per
+container, in the init phase when the table is configured, else on the first invocation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from .config import ConfigError, Settings
+from .envelopes import SQS, Incoming, unwrap
+from .keys import CONFIG_PK, TRACKING_PLAN_SK
+from .messages import Message
+from .observability import InvocationSummary
+from .recorder import AWS_ERRORS, Recorder
+from .rejections import rejection_item
+from .store import Store
+from .tracking_plan import TrackingPlan
+from .validation import spec_validators, validate_message
+
+# Segment allows 5 s per message: fail fast and let Segment (or EventBridge, or SQS) retry.
+CLIENT_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 3}, connect_timeout=1, read_timeout=2
+)
+
+
+class RecordingFailed(RuntimeError):
+    """Raised so that Segment or EventBridge retries: some work was not done."""
+
+
+def _load_plan(settings: Settings, store: Store) -> TrackingPlan | None:
+    if settings.tracking_plan_json:
+        return TrackingPlan.from_json(settings.tracking_plan_json)
+    if not settings.tracking_plan_sha256:
+        return None
+    item = store.get(CONFIG_PK, TRACKING_PLAN_SK)
+    if item is None or "plan" not in item:
+        raise ConfigError(
+            f"tracking plan: item pk={CONFIG_PK} sk={TRACKING_PLAN_SK} is missing from table "
+            f"{settings.table}; SEGMENT_USAGE_TRACKING_PLAN_SHA256 says one was deployed"
+        )
+    text = item["plan"]["S"]
+    found = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    if found != settings.tracking_plan_sha256:
+        raise ConfigError(
+            f"tracking plan: the stored plan's sha256 {found[:12]}... does not match "
+            f"SEGMENT_USAGE_TRACKING_PLAN_SHA256 {settings.tracking_plan_sha256[:12]}... "
+            "(a deployment is in progress, or the item was edited by hand)"
+        )
+    return TrackingPlan.from_json(text)
+
+
+class Runtime:
+    """The per-container state: settings, client, validators, plan."""
+
+    def __init__(self, settings: Settings, client: Any | None = None) -> None:
+        self.settings = settings
+        self.store = Store(client or boto3.client("dynamodb", config=CLIENT_CONFIG), settings.table)
+        self.recorder = Recorder(self.store)
+        self.plan = _load_plan(settings, self.store)
+        spec_validators()
+
+    def handle(self, event: Any, context: Any = None) -> dict[str, Any]:
+        path, items = unwrap(event)
+        summary = InvocationSummary(path, getattr(context, "aws_request_id", None))
+        results: list[tuple[str, list[str]]] = [("", [])] * len(items)
+        valid: list[tuple[int, Message]] = []
+        for i, item in enumerate(items):
+            message, errors, kind = self._check(item)
+            if message is not None:
+                valid.append((i, message))
+                continue
+            results[i] = self._keep(item, kind, errors)
+        outcomes = self.recorder.record([m for _, m in valid])
+        for (i, _), outcome in zip(valid, outcomes, strict=True):
+            results[i] = (outcome.status, [outcome.error] if outcome.error else [])
+        for item, (status, errors) in zip(items, results, strict=True):
+            payload = item.payload if isinstance(item.payload, dict) else {}
+            summary.add(status, payload.get("type"), payload.get("messageId"), errors)
+        summary.catalog_drift = self.recorder.drift_events
+        self.recorder.drift_events = 0
+        summary.emit(self.settings.metrics_namespace)
+        return self._respond(path, items, results)
+
+    def _check(self, item: Incoming) -> tuple[Message | None, list[str], str]:
+        """(message, errors, rejection kind): a Message to record, or why not."""
+        if item.error:
+            return None, [item.error], "envelope"
+        errors = validate_message(item.payload)
+        if errors:
+            return None, errors, "invalid"
+        violations = self.plan.violations(item.payload) if self.plan else []
+        if violations and self.settings.tracking_plan_mode == "block":
+            return None, violations, "blocked"
+        try:
+            message = Message.from_valid(item.payload, self.settings.trackers)
+        except (ValueError, OverflowError) as exc:  # e.g. a timestamp outside datetime's range
+            return None, [f"timestamp: {exc}"], "invalid"
+        if violations:  # warn mode: recorded, and the violations kept beside it
+            status, errors = self._keep(item, "warning", violations)
+            if status == "failed":
+                return None, errors, "failed"
+        return message, [], ""
+
+    def _keep(self, item: Incoming, kind: str, errors: list[str]) -> tuple[str, list[str]]:
+        if kind == "failed":
+            return "failed", errors
+        record = rejection_item(
+            kind=kind,
+            path=item.path,
+            raw=item.raw,
+            reasons=errors,
+            payload=item.payload,
+            retention_days=self.settings.rejected_retention_days,
+        )
+        try:
+            self.store.put(record)
+        except AWS_ERRORS as error:
+            return "failed", [f"keeping the rejected message failed: {type(error).__name__}"]
+        return ("rejected", errors) if kind != "warning" else ("accepted", [])
+
+    @staticmethod
+    def _respond(
+        path: str, items: list[Incoming], results: list[tuple[str, list[str]]]
+    ) -> dict[str, Any]:
+        if path == SQS:
+            failed = [
+                {"itemIdentifier": item.record_id}
+                for item, (status, _) in zip(items, results, strict=True)
+                if status == "failed" and item.record_id
+            ]
+            unidentifiable = [
+                item for item, (status, _) in zip(items, results, strict=True)
+                if status == "failed" and not item.record_id
+            ]  # fmt: skip
+            if unidentifiable:
+                raise RecordingFailed("failed SQS records without a messageId: retry the batch")
+            return {"batchItemFailures": failed}
+        (item,), ((status, errors),) = items, results
+        if status == "failed":
+            raise RecordingFailed(f"message not recorded, retry: {'; '.join(errors)}")
+        payload = item.payload if isinstance(item.payload, dict) else {}
+        response: dict[str, Any] = {"status": status, "messageId": payload.get("messageId")}
+        if errors:
+            response["errors"] = errors
+        return response
+
+
+_runtime: Runtime | None = None
+
+
+def runtime() -> Runtime:
+    global _runtime
+    if _runtime is None:
+        _runtime = Runtime(Settings.from_env())
+    return _runtime
+
+
+def lambda_handler(event: Any, context: Any = None) -> dict[str, Any]:
+    return runtime().handle(event, context)
+
+
+if os.environ.get("SEGMENT_USAGE_TABLE"):  # build in the init phase, which Lambda runs at full CPU
+    runtime()

@@ -1,0 +1,51 @@
+"""Table keys: one table, string ``pk``/``sk``. The README's data model has the access patterns."""
+
+from __future__ import annotations
+
+import hashlib
+
+MAX_ID_BYTES = 128  # longer ids are hashed so key sizes (and so write costs) stay bounded
+
+PROFILE_SK = "PROFILE"
+CATALOG_PK = "CATALOG"
+REJECTED_PK = "REJECTED"
+VIOLATION_PK = "VIOLATION"
+CONFIG_PK = "CONFIG"
+TRACKING_PLAN_SK = "TRACKING_PLAN"
+
+
+def _bounded(value: str) -> str:
+    if len(value.encode("utf-8")) <= MAX_ID_BYTES:
+        return value
+    return "h:" + hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+def user_pk(subject_id: str) -> str:
+    """Partition of a user (by userId) or of an anonymous visitor (by anonymousId)."""
+    return "U#" + _bounded(subject_id)
+
+
+def day_prefix(day: str) -> str:
+    return f"D#{day}#"
+
+
+def bucket_sk(day: str, index: int) -> str:
+    """Day buckets of one user-day are numbered 0000, 0001, ... as each fills to ~1 KB."""
+    return f"D#{day}#{index:04d}"
+
+
+def group_sk(group_id: str) -> str:
+    return "G#" + _bounded(group_id)
+
+
+def link_sk(anonymous_id: str) -> str:
+    return "L#" + _bounded(anonymous_id)
+
+
+def catalog_sk(call_type: str, name: str) -> str:
+    return f"{call_type}#{name[:200]}"
+
+
+def message_hash(message_id: str) -> bytes:
+    """8-byte digest of a messageId: the dedup ledger entry (2^-64 collision odds per pair)."""
+    return hashlib.blake2b(message_id.encode("utf-8"), digest_size=8).digest()

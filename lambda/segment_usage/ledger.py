@@ -1,0 +1,152 @@
+"""Day buckets: per user and UTC day, the messages already recorded and the usage counts they added.
+
+Pure logic, no I/O. A bucket item holds ``h`` (a binary set of 8-byte messageId digests: the dedup
+ledger), ``u`` (trait -> [count, first_ms, last_ms]) and ``v`` (version for optimistic locking).
+A retry of a message always lands on the same user-day, so checking that day's buckets decides
+exactly once, for any retry window.
+
+Buckets stay near 1 KB so a write costs 1 WCU: new messages go into the highest bucket while it is
+at most ``OPEN_LIMIT`` bytes, else into a new one. Whether a bucket is open depends only on its
+own size, which never shrinks by recording, so two writers that saw the same state make the same
+choice and their conditional writes collide instead of both succeeding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .item_size import KB, item_size
+from .keys import bucket_sk
+from .messages import Message
+
+# The most one message can add: a digest (8 B), a new trait entry (name <= 100 B + list of three
+# 13-digit numbers + overheads, ~130 B) and a longer version number. Kept with a margin.
+MAX_INCREMENT = 176
+OPEN_LIMIT = KB - MAX_INCREMENT
+MAX_BUCKETS_PER_DAY = 10_000
+
+
+@dataclass
+class Bucket:
+    pk: str
+    day: str
+    index: int
+    version: int = 0  # 0: not yet stored
+    hashes: set[bytes] = field(default_factory=set)
+    usage: dict[str, list[int]] = field(default_factory=dict)
+
+    @property
+    def sk(self) -> str:
+        return bucket_sk(self.day, self.index)
+
+    def to_item(self, version: int | None = None) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            "pk": {"S": self.pk},
+            "sk": {"S": self.sk},
+            "v": {"N": str(self.version if version is None else version)},
+        }
+        if self.hashes:
+            item["h"] = {"BS": sorted(self.hashes)}
+        if self.usage:
+            item["u"] = {
+                "M": {
+                    trait: {"L": [{"N": str(n)} for n in counts]}
+                    for trait, counts in sorted(self.usage.items())
+                }
+            }
+        return item
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> Bucket:
+        _, day, index = item["sk"]["S"].split("#")
+        return cls(
+            pk=item["pk"]["S"],
+            day=day,
+            index=int(index),
+            version=int(item["v"]["N"]),
+            hashes={bytes(b) for b in item.get("h", {}).get("BS", [])},
+            usage={
+                trait: [int(n["N"]) for n in value["L"]]
+                for trait, value in item.get("u", {}).get("M", {}).items()
+            },
+        )
+
+    def size(self) -> int:
+        return item_size(self.to_item(self.version + 1))
+
+    def copy(self) -> Bucket:
+        return Bucket(
+            self.pk,
+            self.day,
+            self.index,
+            self.version,
+            set(self.hashes),
+            {k: list(v) for k, v in self.usage.items()},
+        )
+
+    def add(self, message: Message) -> None:
+        self.hashes.add(message.hash)
+        if message.usage_trait:
+            counts = self.usage.get(message.usage_trait)
+            if counts is None:
+                self.usage[message.usage_trait] = [1, message.ts_ms, message.ts_ms]
+            else:
+                counts[0] += 1
+                counts[1] = min(counts[1], message.ts_ms)
+                counts[2] = max(counts[2], message.ts_ms)
+
+    def remove(self, message: Message) -> None:
+        """Undo ``add`` (compensation). first/last stay as they were; a retry restores them."""
+        if message.hash not in self.hashes:
+            return
+        self.hashes.discard(message.hash)
+        counts = self.usage.get(message.usage_trait or "")
+        if counts is not None:
+            counts[0] -= 1
+            if counts[0] <= 0:
+                del self.usage[message.usage_trait or ""]
+
+
+@dataclass
+class BucketWrite:
+    before: Bucket | None  # None: a new bucket
+    after: Bucket
+    messages: list[Message] = field(default_factory=list)
+
+
+@dataclass
+class DayPlan:
+    writes: list[BucketWrite]
+    duplicates: list[Message]
+
+    @property
+    def recorded(self) -> list[Message]:
+        return [m for w in self.writes for m in w.messages]
+
+
+def plan_day(pk: str, day: str, existing: Iterable[Bucket], messages: Iterable[Message]) -> DayPlan:
+    """Decide which messages are new and the bucket writes that record them (one per bucket)."""
+    buckets = sorted(existing, key=lambda b: b.index)
+    seen: set[bytes] = set().union(*(b.hashes for b in buckets)) if buckets else set()
+    writes: dict[int, BucketWrite] = {}
+    duplicates: list[Message] = []
+    current = buckets[-1] if buckets else None
+    for message in messages:
+        if message.hash in seen:
+            duplicates.append(message)
+            continue
+        if current is None or current.size() > OPEN_LIMIT:
+            index = current.index + 1 if current is not None else 0
+            if index >= MAX_BUCKETS_PER_DAY:
+                raise OverflowError(f"{pk} {day}: more than {MAX_BUCKETS_PER_DAY} day buckets")
+            current = Bucket(pk=pk, day=day, index=index)
+            writes[index] = BucketWrite(before=None, after=current)
+        elif current.index not in writes:
+            writes[current.index] = BucketWrite(before=current, after=current.copy())
+            current = writes[current.index].after
+        current.add(message)
+        writes[current.index].messages.append(message)
+        seen.add(message.hash)
+    return DayPlan(writes=list(writes.values()), duplicates=duplicates)

@@ -1,0 +1,139 @@
+"""DynamoDB I/O for the recorder: every request the handler makes to its table is in this file."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from .keys import day_prefix
+from .ledger import Bucket
+
+Key = tuple[str, str]
+CONDITION_FAILED = "ConditionalCheckFailedException"
+
+
+def is_condition_failure(error: Exception) -> bool:
+    return isinstance(error, ClientError) and error.response["Error"]["Code"] == CONDITION_FAILED
+
+
+class Store:
+    """Thin wrapper over a low-level boto3 DynamoDB client bound to one table."""
+
+    def __init__(self, client: Any, table: str) -> None:
+        self.client = client
+        self.table = table
+
+    # -- reads -------------------------------------------------------------------------------
+    def get(self, pk: str, sk: str) -> dict[str, Any] | None:
+        response = self.client.get_item(
+            TableName=self.table, Key={"pk": {"S": pk}, "sk": {"S": sk}}, ConsistentRead=True
+        )
+        return response.get("Item")
+
+    def batch_get(self, keys: Iterable[Key], consistent: bool = True) -> dict[Key, dict[str, Any]]:
+        """Items by key (missing keys absent), 100 keys a request, unprocessed keys retried."""
+        wanted = list(dict.fromkeys(keys))
+        found: dict[Key, dict[str, Any]] = {}
+        for start in range(0, len(wanted), 100):
+            request = {
+                self.table: {
+                    "Keys": [
+                        {"pk": {"S": pk}, "sk": {"S": sk}} for pk, sk in wanted[start : start + 100]
+                    ],
+                    "ConsistentRead": consistent,
+                }
+            }
+            for attempt in range(8):
+                response = self.client.batch_get_item(RequestItems=request)
+                for item in response.get("Responses", {}).get(self.table, []):
+                    found[(item["pk"]["S"], item["sk"]["S"])] = item
+                request = response.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+                time.sleep(min(0.05 * 2**attempt, 1.0))
+            else:
+                raise RuntimeError("DynamoDB BatchGetItem left keys unprocessed after 8 attempts")
+        return found
+
+    def day_buckets(self, pk: str, day: str) -> list[Bucket]:
+        """All buckets of one user-day, strongly consistent (the dedup decision depends on it)."""
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :day)",
+            "ExpressionAttributeValues": {":pk": {"S": pk}, ":day": {"S": day_prefix(day)}},
+            "ConsistentRead": True,
+        }
+        while True:
+            response = self.client.query(**kwargs)
+            items += response.get("Items", [])
+            if "LastEvaluatedKey" not in response:
+                return [Bucket.from_item(item) for item in items]
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    # -- writes ------------------------------------------------------------------------------
+    def put_versioned(self, item: dict[str, Any], expected_version: int) -> bool:
+        """Put ``item`` if the stored version is ``expected_version`` (0: must not exist).
+
+        Returns False when another writer got there first; raises on any other error.
+        """
+        if expected_version == 0:
+            condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(pk)"}
+        else:
+            condition = {
+                "ConditionExpression": "v = :v",
+                "ExpressionAttributeValues": {":v": {"N": str(expected_version)}},
+            }
+        try:
+            self.client.put_item(TableName=self.table, Item=item, **condition)
+        except ClientError as error:
+            if is_condition_failure(error):
+                return False
+            raise
+        return True
+
+    def put_bucket(self, bucket: Bucket, expected_version: int) -> bool:
+        return self.put_versioned(bucket.to_item(expected_version + 1), expected_version)
+
+    def put(self, item: dict[str, Any]) -> None:
+        """Unconditional put, for records keyed so that rewriting them is harmless."""
+        self.client.put_item(TableName=self.table, Item=item)
+
+    def add_to_catalog(
+        self, key: Key, count: int, ts_ms: int, attributes: dict[str, Any], newer: bool
+    ) -> None:
+        """ADD ``count`` to a catalog entry; move ``last_seen_ms`` forward only when ``newer``."""
+        names = {"#c": "count"}
+        values: dict[str, Any] = {":n": {"N": str(count)}}
+        sets = []
+        for i, (name, value) in enumerate(sorted(attributes.items())):
+            names[f"#a{i}"] = name
+            values[f":a{i}"] = value
+            sets.append(f"#a{i} = :a{i}")
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "Key": {"pk": {"S": key[0]}, "sk": {"S": key[1]}},
+            "ExpressionAttributeNames": names,
+        }
+        if newer:
+            try:
+                self.client.update_item(
+                    **request,
+                    UpdateExpression=f"ADD #c :n SET {', '.join([*sets, '#l = :ts'])}",
+                    ConditionExpression="attribute_not_exists(#l) OR #l < :ts",
+                    ExpressionAttributeNames={**names, "#l": "last_seen_ms"},
+                    ExpressionAttributeValues={**values, ":ts": {"N": str(ts_ms)}},
+                )
+                return
+            except ClientError as error:
+                if not is_condition_failure(error):
+                    raise
+        # An older (late) message, or another writer moved last_seen_ms past ours meanwhile.
+        self.client.update_item(
+            **request,
+            UpdateExpression=f"ADD #c :n SET {', '.join(sets)}",
+            ExpressionAttributeValues=values,
+        )
