@@ -113,15 +113,11 @@ class Store:
             names[f"#a{i}"] = name
             values[f":a{i}"] = value
             sets.append(f"#a{i} = :a{i}")
-        request: dict[str, Any] = {
-            "TableName": self.table,
-            "Key": {"pk": {"S": key[0]}, "sk": {"S": key[1]}},
-            "ExpressionAttributeNames": names,
-        }
+        key_args = {"TableName": self.table, "Key": {"pk": {"S": key[0]}, "sk": {"S": key[1]}}}
         if newer:
             try:
                 self.client.update_item(
-                    **request,
+                    **key_args,
                     UpdateExpression=f"ADD #c :n SET {', '.join([*sets, '#l = :ts'])}",
                     ConditionExpression="attribute_not_exists(#l) OR #l < :ts",
                     ExpressionAttributeNames={**names, "#l": "last_seen_ms"},
@@ -133,7 +129,8 @@ class Store:
                     raise
         # An older (late) message, or another writer moved last_seen_ms past ours meanwhile.
         self.client.update_item(
-            **request,
+            **key_args,
             UpdateExpression=f"ADD #c :n SET {', '.join(sets)}",
+            ExpressionAttributeNames=names,
             ExpressionAttributeValues=values,
         )

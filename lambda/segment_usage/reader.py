@@ -1,0 +1,169 @@
+"""The read side: what was recorded for a user, the event catalog, and what was kept as rejected.
+
+A user's view is their own partition plus every anonymous id linked to it (by alias, or by an
+identify carrying both ids), followed transitively and cycle-safe.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from .keys import CATALOG_PK, PROFILE_SK, REJECTED_PK, VIOLATION_PK, user_pk
+from .ledger import Bucket
+
+WINDOWS = (7, 30)
+
+
+def _iso(ms: int) -> str:
+    return (
+        datetime.fromtimestamp(ms / 1000, UTC)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z")
+    )
+
+
+@dataclass
+class UsageTrait:
+    count: int = 0
+    first_seen_ms: int = 0
+    last_seen_ms: int = 0
+    windows: dict[int, int] = field(default_factory=lambda: dict.fromkeys(WINDOWS, 0))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "count": self.count,
+            "first_seen": _iso(self.first_seen_ms),
+            "last_seen": _iso(self.last_seen_ms),
+            **{f"last_{days}_days": n for days, n in self.windows.items()},
+        }
+
+
+@dataclass
+class UserView:
+    user_id: str
+    linked_ids: list[str]
+    usage: dict[str, UsageTrait]
+    traits: dict[str, Any]
+    trait_versions: dict[str, tuple[int, str]]  # name -> (ts_ms, canonical JSON): latest wins
+    groups: dict[str, dict[str, Any]]
+    messages_recorded: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "userId": self.user_id,
+            "linkedIds": self.linked_ids,
+            "usage": {name: trait.as_dict() for name, trait in sorted(self.usage.items())},
+            "traits": dict(sorted(self.traits.items())),
+            "groups": self.groups,
+            "messagesRecorded": self.messages_recorded,
+        }
+
+
+class Reader:
+    def __init__(self, client: Any, table: str) -> None:
+        self.client = client
+        self.table = table
+
+    def _query(self, pk: str) -> Iterator[dict[str, Any]]:
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": pk}},
+        }
+        while True:
+            response = self.client.query(**kwargs)
+            yield from response.get("Items", [])
+            if "LastEvaluatedKey" not in response:
+                return
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def user(self, user_id: str, today: date | None = None) -> UserView:
+        today = today or datetime.now(UTC).date()
+        window_start = {days: (today - timedelta(days=days - 1)).isoformat() for days in WINDOWS}
+        view = UserView(user_id, [], {}, {}, {}, {}, 0)
+        pending, visited = [user_id], set()
+        while pending:
+            subject = pending.pop()
+            if subject in visited:
+                continue
+            visited.add(subject)
+            if subject != user_id:
+                view.linked_ids.append(subject)
+            for item in self._query(user_pk(subject)):
+                sk = item["sk"]["S"]
+                if sk.startswith("D#"):
+                    self._add_bucket(view, Bucket.from_item(item), window_start)
+                elif sk == PROFILE_SK:
+                    self._merge_traits(view, item)
+                elif sk.startswith("G#"):
+                    gid = item["group_id"]["S"]
+                    traits = {
+                        k: json.loads(v["L"][0]["S"])
+                        for k, v in item.get("t", {}).get("M", {}).items()
+                    }
+                    view.groups.setdefault(gid, {}).update(traits)
+                elif sk.startswith("L#"):
+                    pending.append(item["anonymous_id"]["S"])
+        view.linked_ids.sort()
+        return view
+
+    @staticmethod
+    def _add_bucket(view: UserView, bucket: Bucket, window_start: dict[int, str]) -> None:
+        view.messages_recorded += len(bucket.hashes)
+        for name, (count, first, last) in bucket.usage.items():
+            trait = view.usage.get(name)
+            if trait is None:
+                trait = view.usage[name] = UsageTrait(0, first, last)
+            trait.count += count
+            trait.first_seen_ms = min(trait.first_seen_ms, first)
+            trait.last_seen_ms = max(trait.last_seen_ms, last)
+            for days, start in window_start.items():
+                if bucket.day >= start:
+                    trait.windows[days] += count
+
+    @staticmethod
+    def _merge_traits(view: UserView, item: dict[str, Any]) -> None:
+        for name, value in item.get("t", {}).get("M", {}).items():
+            text, ts = value["L"][0]["S"], int(value["L"][1]["N"])
+            if (ts, text) > view.trait_versions.get(name, (-1, "")):
+                view.traits[name] = json.loads(text)
+                view.trait_versions[name] = (ts, text)
+
+    def events(self) -> list[dict[str, Any]]:
+        """The event catalog: every event, page and screen name seen, most frequent first."""
+        rows = [
+            {
+                "type": item["type"]["S"],
+                "name": item["name"]["S"],
+                "count": int(item["count"]["N"]),
+                "last_seen": _iso(int(item["last_seen_ms"]["N"]))
+                if "last_seen_ms" in item
+                else None,
+                "trait": item["trait"]["S"] if "trait" in item else None,
+            }
+            for item in self._query(CATALOG_PK)
+        ]
+        return sorted(rows, key=lambda r: (-r["count"], r["type"], r["name"]))
+
+    def rejected(self, include_warnings: bool = True) -> list[dict[str, Any]]:
+        """Kept messages, newest first: invalid, blocked or bad envelope (and plan warnings)."""
+        items = list(self._query(REJECTED_PK))
+        if include_warnings:
+            items += self._query(VIOLATION_PK)
+        rows = [
+            {
+                "at": item["at"]["S"],
+                "kind": item["kind"]["S"],
+                "path": item["path"]["S"],
+                "messageId": item.get("message_id", {}).get("S"),
+                "type": item.get("type", {}).get("S"),
+                "reasons": [r["S"] for r in item["reasons"]["L"]],
+                "raw": item["raw"]["S"],
+            }
+            for item in items
+        ]
+        return sorted(rows, key=lambda r: r["at"], reverse=True)
