@@ -1,0 +1,39 @@
+# One table holds everything the handler records: per-user usage and traits, message IDs already
+# applied (dedup), rejected messages (expiring through TTL) and the tracking plan (pk=CONFIG).
+resource "aws_dynamodb_table" "this" {
+  #checkov:skip=CKV_AWS_119:An AWS-owned key is the documented default; a customer key is optional through var.dynamodb.kms_key_arn.
+  name                        = local.prefix
+  billing_mode                = var.dynamodb.billing_mode
+  read_capacity               = var.dynamodb.billing_mode == "PROVISIONED" ? var.dynamodb.provisioned_capacity.read : null
+  write_capacity              = var.dynamodb.billing_mode == "PROVISIONED" ? var.dynamodb.provisioned_capacity.write : null
+  hash_key                    = "pk"
+  range_key                   = "sk"
+  deletion_protection_enabled = var.dynamodb.deletion_protection
+
+  attribute {
+    name = "pk"
+    type = "S"
+  }
+
+  attribute {
+    name = "sk"
+    type = "S"
+  }
+
+  ttl {
+    attribute_name = "expires_at"
+    enabled        = true
+  }
+
+  point_in_time_recovery {
+    enabled = var.dynamodb.point_in_time_recovery
+  }
+
+  # Without a customer key DynamoDB encrypts with an AWS-owned key (enabled = false means exactly that).
+  server_side_encryption {
+    enabled     = var.dynamodb.kms_key_arn != null
+    kms_key_arn = var.dynamodb.kms_key_arn
+  }
+
+  tags = merge(local.tags, { Name = local.prefix })
+}

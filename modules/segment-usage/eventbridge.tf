@@ -1,0 +1,102 @@
+# Segment creates the partner event source aws.partner/segment.com/<source id> on its first event and
+# drops events until an event bus with that very name is associated with it.
+resource "aws_cloudwatch_event_bus" "segment" {
+  count = local.eventbridge_enabled ? 1 : 0
+
+  name              = local.segment_source_name
+  event_source_name = local.segment_source_name
+
+  tags = local.tags
+}
+
+resource "aws_cloudwatch_event_rule" "this" {
+  for_each = local.rules
+
+  name           = local.rule_names[each.key]
+  description    = coalesce(each.value.description, "Segment ${var.eventbridge.segment_source_id} to segment-usage (${each.key})")
+  event_bus_name = aws_cloudwatch_event_bus.segment[0].name
+  event_pattern  = local.rule_patterns[each.key]
+  state          = each.value.enabled ? "ENABLED" : "DISABLED"
+
+  tags = local.tags
+
+  lifecycle {
+    precondition {
+      condition     = length(local.rule_names[each.key]) <= 64 && !strcontains(local.rule_names[each.key], "/")
+      error_message = "EventBridge rule name ${local.rule_names[each.key]} must be at most 64 characters without '/': shorten the rule key, name or environment."
+    }
+  }
+}
+
+# Rules with target = lambda: EventBridge invokes the function asynchronously, retries per the rule's
+# retry policy, then sends the event to the dead-letter queue.
+resource "aws_cloudwatch_event_target" "lambda" {
+  for_each = local.lambda_rules
+
+  rule           = aws_cloudwatch_event_rule.this[each.key].name
+  event_bus_name = aws_cloudwatch_event_rule.this[each.key].event_bus_name
+  target_id      = "segment-usage-lambda"
+  arn            = local.invoke_arn_target
+
+  retry_policy {
+    maximum_event_age_in_seconds = each.value.retry_policy.maximum_event_age_in_seconds
+    maximum_retry_attempts       = each.value.retry_policy.maximum_retry_attempts
+  }
+
+  dead_letter_config {
+    arn = aws_sqs_queue.events_dlq[0].arn
+  }
+
+  depends_on = [aws_lambda_permission.eventbridge]
+}
+
+resource "aws_lambda_permission" "eventbridge" {
+  for_each = local.lambda_rules
+
+  statement_id  = "eventbridge-${each.key}"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.this.function_name
+  qualifier     = local.alias_enabled ? aws_lambda_alias.this[0].name : null
+  principal     = "events.amazonaws.com"
+  source_arn    = aws_cloudwatch_event_rule.this[each.key].arn
+}
+
+# Rules with target = sqs: events wait in the buffer queue, drained in batches by the event source mapping.
+resource "aws_cloudwatch_event_target" "sqs" {
+  for_each = local.sqs_rules
+
+  rule           = aws_cloudwatch_event_rule.this[each.key].name
+  event_bus_name = aws_cloudwatch_event_rule.this[each.key].event_bus_name
+  target_id      = "segment-usage-buffer"
+  arn            = aws_sqs_queue.buffer[0].arn
+
+  retry_policy {
+    maximum_event_age_in_seconds = each.value.retry_policy.maximum_event_age_in_seconds
+    maximum_retry_attempts       = each.value.retry_policy.maximum_retry_attempts
+  }
+
+  dead_letter_config {
+    arn = aws_sqs_queue.events_dlq[0].arn
+  }
+
+  depends_on = [aws_sqs_queue_policy.buffer]
+}
+
+# Selective routing: the same matched events also go to the caller's SQS queues or SNS topics.
+resource "aws_cloudwatch_event_target" "extra" {
+  for_each = local.extra_targets
+
+  rule           = aws_cloudwatch_event_rule.this[each.value.rule].name
+  event_bus_name = aws_cloudwatch_event_rule.this[each.value.rule].event_bus_name
+  target_id      = "extra-${each.value.index}"
+  arn            = each.value.arn
+
+  retry_policy {
+    maximum_event_age_in_seconds = local.rules[each.value.rule].retry_policy.maximum_event_age_in_seconds
+    maximum_retry_attempts       = local.rules[each.value.rule].retry_policy.maximum_retry_attempts
+  }
+
+  dead_letter_config {
+    arn = aws_sqs_queue.events_dlq[0].arn
+  }
+}

@@ -1,0 +1,98 @@
+data "aws_caller_identity" "current" {}
+
+data "aws_partition" "current" {}
+
+# `id` is the region name in provider 5.x and 6.x alike (`name` is deprecated in 6.x).
+data "aws_region" "current" {}
+
+locals {
+  account_id = data.aws_caller_identity.current.account_id
+  partition  = data.aws_partition.current.partition
+  region     = data.aws_region.current.id
+
+  # Regional resources are named "<name>-<environment>"; IAM is global, so IAM role names also
+  # carry the region, so that two regions or two environments never collide.
+  prefix        = "${var.name}-${var.environment}"
+  iam_prefix    = "${local.prefix}-${local.region}"
+  function_name = local.prefix
+
+  tags = merge(var.tags, {
+    Module      = "segment-usage"
+    Environment = var.environment
+  })
+
+  package_path = coalesce(
+    var.lambda.package_path,
+    "${path.module}/../../dist/segment-usage-${var.lambda.architecture}-${var.lambda.runtime}.zip",
+  )
+
+  # ------------------------------------------------------------------------------------------------
+  # Segment Lambda destination
+  # ------------------------------------------------------------------------------------------------
+  segment_role_enabled = var.segment_lambda_destination.enabled
+  segment_role_name    = "${local.iam_prefix}-segment"
+
+  # ------------------------------------------------------------------------------------------------
+  # EventBridge
+  # ------------------------------------------------------------------------------------------------
+  eventbridge_enabled = var.eventbridge.enabled
+  segment_source_name = local.eventbridge_enabled ? "aws.partner/segment.com/${var.eventbridge.segment_source_id}" : null
+  segment_call_types  = ["track", "identify", "page", "screen", "group", "alias"]
+
+  rules = local.eventbridge_enabled ? var.eventbridge.rules : {}
+  # Rule names never derive from the source name (it contains "/"): "<name>-<environment>-<key>".
+  rule_names = { for key, _ in local.rules : key => "${local.prefix}-${key}" }
+  rule_patterns = {
+    for key, rule in local.rules : key => rule.event_pattern != null ? jsonencode(jsondecode(rule.event_pattern)) : jsonencode(merge(
+      {
+        source        = [local.segment_source_name]
+        "detail-type" = coalesce(rule.detail_types, local.segment_call_types)
+      },
+      length(rule.events) > 0 ? { detail = { event = rule.events } } : {},
+    ))
+  }
+
+  lambda_rules = { for key, rule in local.rules : key => rule if rule.target == "lambda" }
+  sqs_rules    = { for key, rule in local.rules : key => rule if rule.target == "sqs" }
+  extra_targets = merge([
+    for key, rule in local.rules : {
+      for index, arn in rule.extra_targets : "${key}-${index}" => { rule = key, arn = arn, index = index }
+    }
+  ]...)
+
+  buffer_enabled          = length(local.sqs_rules) > 0
+  lambda_failures_enabled = length(local.lambda_rules) > 0
+
+  # ------------------------------------------------------------------------------------------------
+  # Queues: SSE-SQS unless a customer KMS key is given
+  # ------------------------------------------------------------------------------------------------
+  sqs_kms_key_arn           = var.sqs_buffer.kms_key_arn
+  buffer_visibility_timeout = coalesce(var.sqs_buffer.visibility_timeout_seconds, 6 * var.lambda.timeout)
+
+  # ------------------------------------------------------------------------------------------------
+  # Function environment
+  # ------------------------------------------------------------------------------------------------
+  trackers_env = var.trackers == null ? "all" : jsonencode([
+    for t in var.trackers : t.trait == null ? { type = t.type, name = t.name } : { type = t.type, name = t.name, trait = t.trait }
+  ])
+
+  tracking_plan_env = var.tracking_plan == null ? {} : {
+    SEGMENT_USAGE_TRACKING_PLAN_SHA256 = sha256(var.tracking_plan)
+    SEGMENT_USAGE_TRACKING_PLAN_MODE   = var.tracking_plan_mode
+  }
+
+  environment_variables = merge(
+    {
+      SEGMENT_USAGE_TABLE                   = aws_dynamodb_table.this.name
+      SEGMENT_USAGE_TRACKERS                = local.trackers_env
+      SEGMENT_USAGE_REJECTED_RETENTION_DAYS = tostring(var.rejected_retention_days)
+      SEGMENT_USAGE_METRICS_NAMESPACE       = var.metrics_namespace
+    },
+    local.tracking_plan_env,
+  )
+
+  # What Segment, EventBridge and SQS invoke: the alias when one is created, else the function.
+  alias_enabled     = var.lambda.alias_name != null
+  invoke_arn_target = local.alias_enabled ? aws_lambda_alias.this[0].arn : aws_lambda_function.this.arn
+  kms_key_arns      = compact([var.dynamodb.kms_key_arn, var.sqs_buffer.kms_key_arn])
+}

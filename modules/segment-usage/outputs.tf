@@ -1,0 +1,148 @@
+output "segment_lambda_destination_settings" {
+  description = "What to paste into Segment's Amazon Lambda destination settings: region, role_address (Role Address), lambda_arn (Lambda; the alias ARN when an alias is created), external_id (the first external ID; Segment shows it read-only) and all external_ids. Null when segment_lambda_destination is disabled."
+  value = local.segment_role_enabled ? {
+    region       = local.region
+    role_address = aws_iam_role.segment[0].arn
+    lambda_arn   = local.invoke_arn_target
+    external_id  = try(var.segment_external_ids[0], null)
+    external_ids = var.segment_external_ids
+  } : null
+}
+
+output "function_arn" {
+  description = "ARN of the handler function (unqualified)."
+  value       = aws_lambda_function.this.arn
+}
+
+output "function_name" {
+  description = "Name of the handler function."
+  value       = aws_lambda_function.this.function_name
+}
+
+output "function_alias_arn" {
+  description = "ARN of the function alias, or null when lambda.alias_name is not set."
+  value       = local.alias_enabled ? aws_lambda_alias.this[0].arn : null
+}
+
+output "function_version" {
+  description = "Version the alias points at ($LATEST when no alias is created)."
+  value       = aws_lambda_function.this.version
+}
+
+output "execution_role_arn" {
+  description = "ARN of the function's execution role."
+  value       = aws_iam_role.lambda.arn
+}
+
+output "execution_role_name" {
+  description = "Name of the function's execution role."
+  value       = aws_iam_role.lambda.name
+}
+
+output "segment_role_arn" {
+  description = "ARN of the role Segment assumes (Role Address), or null when segment_lambda_destination is disabled."
+  value       = local.segment_role_enabled ? aws_iam_role.segment[0].arn : null
+}
+
+output "segment_role_name" {
+  description = "Name of the role Segment assumes, or null when segment_lambda_destination is disabled."
+  value       = local.segment_role_enabled ? aws_iam_role.segment[0].name : null
+}
+
+output "table_name" {
+  description = "Name of the DynamoDB table."
+  value       = aws_dynamodb_table.this.name
+}
+
+output "table_arn" {
+  description = "ARN of the DynamoDB table."
+  value       = aws_dynamodb_table.this.arn
+}
+
+output "log_group_name" {
+  description = "Name of the function's CloudWatch log group."
+  value       = aws_cloudwatch_log_group.lambda.name
+}
+
+output "log_group_arn" {
+  description = "ARN of the function's CloudWatch log group."
+  value       = aws_cloudwatch_log_group.lambda.arn
+}
+
+output "event_source_name" {
+  description = "The Segment partner event source the bus is bound to (aws.partner/segment.com/<source id>), or null when eventbridge is disabled."
+  value       = local.segment_source_name
+}
+
+output "event_bus_name" {
+  description = "Name of the partner event bus (equal to the event source name), or null when eventbridge is disabled."
+  value       = local.eventbridge_enabled ? aws_cloudwatch_event_bus.segment[0].name : null
+}
+
+output "event_bus_arn" {
+  description = "ARN of the partner event bus, or null when eventbridge is disabled."
+  value       = local.eventbridge_enabled ? aws_cloudwatch_event_bus.segment[0].arn : null
+}
+
+output "rule_names" {
+  description = "EventBridge rule names by rule key."
+  value       = { for key, rule in aws_cloudwatch_event_rule.this : key => rule.name }
+}
+
+output "rule_arns" {
+  description = "EventBridge rule ARNs by rule key (allow these as aws:SourceArn in the policies of extra SQS/SNS targets)."
+  value       = { for key, rule in aws_cloudwatch_event_rule.this : key => rule.arn }
+}
+
+output "events_dlq_url" {
+  description = "URL of the EventBridge target dead-letter queue, or null when eventbridge is disabled."
+  value       = local.eventbridge_enabled ? aws_sqs_queue.events_dlq[0].id : null
+}
+
+output "events_dlq_arn" {
+  description = "ARN of the EventBridge target dead-letter queue, or null when eventbridge is disabled."
+  value       = local.eventbridge_enabled ? aws_sqs_queue.events_dlq[0].arn : null
+}
+
+output "buffer_queue_url" {
+  description = "URL of the SQS buffer queue, or null when no rule targets sqs."
+  value       = local.buffer_enabled ? aws_sqs_queue.buffer[0].id : null
+}
+
+output "buffer_queue_arn" {
+  description = "ARN of the SQS buffer queue, or null when no rule targets sqs."
+  value       = local.buffer_enabled ? aws_sqs_queue.buffer[0].arn : null
+}
+
+output "buffer_dlq_url" {
+  description = "URL of the buffer's dead-letter queue, or null when no rule targets sqs."
+  value       = local.buffer_enabled ? aws_sqs_queue.buffer_dlq[0].id : null
+}
+
+output "buffer_dlq_arn" {
+  description = "ARN of the buffer's dead-letter queue, or null when no rule targets sqs."
+  value       = local.buffer_enabled ? aws_sqs_queue.buffer_dlq[0].arn : null
+}
+
+output "lambda_failures_queue_url" {
+  description = "URL of the queue receiving failed asynchronous invocations, or null when no rule targets lambda."
+  value       = local.lambda_failures_enabled ? aws_sqs_queue.lambda_failures[0].id : null
+}
+
+output "lambda_failures_queue_arn" {
+  description = "ARN of the queue receiving failed asynchronous invocations, or null when no rule targets lambda."
+  value       = local.lambda_failures_enabled ? aws_sqs_queue.lambda_failures[0].arn : null
+}
+
+output "event_source_mapping_uuid" {
+  description = "UUID of the SQS event source mapping, or null when no rule targets sqs."
+  value       = local.buffer_enabled ? aws_lambda_event_source_mapping.buffer[0].uuid : null
+}
+
+output "alarm_arns" {
+  description = "CloudWatch alarm ARNs by name."
+  value = merge(
+    { for key, alarm in aws_cloudwatch_metric_alarm.lambda : alarm.alarm_name => alarm.arn },
+    { for key, alarm in aws_cloudwatch_metric_alarm.dlq : alarm.alarm_name => alarm.arn },
+  )
+}

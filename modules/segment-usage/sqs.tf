@@ -1,0 +1,133 @@
+# Queues, each encrypted (SSE-SQS, or the caller's KMS key):
+#   events_dlq      - EventBridge target dead-letter queue (events EventBridge could not deliver)
+#   buffer          - buffer for rules with target = sqs, drained by the event source mapping
+#   buffer_dlq      - messages the handler failed max_receive_count times
+#   lambda_failures - asynchronous invocations that failed in the function after EventBridge delivered them
+
+resource "aws_sqs_queue" "events_dlq" {
+  count = local.eventbridge_enabled ? 1 : 0
+
+  name                              = "${local.prefix}-events-dlq"
+  message_retention_seconds         = var.sqs_buffer.dlq_message_retention_seconds
+  sqs_managed_sse_enabled           = local.sqs_kms_key_arn == null ? true : null
+  kms_master_key_id                 = local.sqs_kms_key_arn
+  kms_data_key_reuse_period_seconds = local.sqs_kms_key_arn == null ? null : 300
+
+  tags = local.tags
+}
+
+data "aws_iam_policy_document" "events_dlq" {
+  count = local.eventbridge_enabled ? 1 : 0
+
+  statement {
+    sid       = "EventBridgeDeadLetters"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.events_dlq[0].arn]
+
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com"]
+    }
+
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values   = [for rule in aws_cloudwatch_event_rule.this : rule.arn]
+    }
+  }
+}
+
+resource "aws_sqs_queue_policy" "events_dlq" {
+  count = local.eventbridge_enabled ? 1 : 0
+
+  queue_url = aws_sqs_queue.events_dlq[0].id
+  policy    = data.aws_iam_policy_document.events_dlq[0].json
+}
+
+resource "aws_sqs_queue" "buffer_dlq" {
+  count = local.buffer_enabled ? 1 : 0
+
+  name                              = "${local.prefix}-buffer-dlq"
+  message_retention_seconds         = var.sqs_buffer.dlq_message_retention_seconds
+  sqs_managed_sse_enabled           = local.sqs_kms_key_arn == null ? true : null
+  kms_master_key_id                 = local.sqs_kms_key_arn
+  kms_data_key_reuse_period_seconds = local.sqs_kms_key_arn == null ? null : 300
+
+  tags = local.tags
+}
+
+resource "aws_sqs_queue" "buffer" {
+  count = local.buffer_enabled ? 1 : 0
+
+  name                              = "${local.prefix}-buffer"
+  visibility_timeout_seconds        = local.buffer_visibility_timeout
+  message_retention_seconds         = var.sqs_buffer.message_retention_seconds
+  receive_wait_time_seconds         = 20
+  sqs_managed_sse_enabled           = local.sqs_kms_key_arn == null ? true : null
+  kms_master_key_id                 = local.sqs_kms_key_arn
+  kms_data_key_reuse_period_seconds = local.sqs_kms_key_arn == null ? null : 300
+
+  redrive_policy = jsonencode({
+    deadLetterTargetArn = aws_sqs_queue.buffer_dlq[0].arn
+    maxReceiveCount     = var.sqs_buffer.max_receive_count
+  })
+
+  tags = local.tags
+
+  lifecycle {
+    precondition {
+      condition     = local.buffer_visibility_timeout >= 6 * var.lambda.timeout
+      error_message = "sqs_buffer.visibility_timeout_seconds must be at least 6 times lambda.timeout (AWS's guidance for SQS event sources)."
+    }
+  }
+}
+
+resource "aws_sqs_queue_redrive_allow_policy" "buffer_dlq" {
+  count = local.buffer_enabled ? 1 : 0
+
+  queue_url = aws_sqs_queue.buffer_dlq[0].id
+  redrive_allow_policy = jsonencode({
+    redrivePermission = "byQueue"
+    sourceQueueArns   = [aws_sqs_queue.buffer[0].arn]
+  })
+}
+
+data "aws_iam_policy_document" "buffer" {
+  count = local.buffer_enabled ? 1 : 0
+
+  statement {
+    sid       = "EventBridgeToBuffer"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.buffer[0].arn]
+
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com"]
+    }
+
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values   = [for key, _ in local.sqs_rules : aws_cloudwatch_event_rule.this[key].arn]
+    }
+  }
+}
+
+resource "aws_sqs_queue_policy" "buffer" {
+  count = local.buffer_enabled ? 1 : 0
+
+  queue_url = aws_sqs_queue.buffer[0].id
+  policy    = data.aws_iam_policy_document.buffer[0].json
+}
+
+resource "aws_sqs_queue" "lambda_failures" {
+  count = local.lambda_failures_enabled ? 1 : 0
+
+  name                              = "${local.prefix}-lambda-failures"
+  message_retention_seconds         = var.sqs_buffer.dlq_message_retention_seconds
+  sqs_managed_sse_enabled           = local.sqs_kms_key_arn == null ? true : null
+  kms_master_key_id                 = local.sqs_kms_key_arn
+  kms_data_key_reuse_period_seconds = local.sqs_kms_key_arn == null ? null : 300
+
+  tags = local.tags
+}

@@ -1,0 +1,430 @@
+# ---------------------------------------------------------------------------------------------------
+# Naming and tags
+# ---------------------------------------------------------------------------------------------------
+
+variable "name" {
+  description = "Prefix of every resource name (lower-case letters, digits and hyphens, 2-24 characters, starting with a letter). Together with `environment` it must be unique per account and region."
+  type        = string
+  default     = "segment-usage"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{0,22}[a-z0-9]$", var.name))
+    error_message = "name must be 2-24 characters of lower-case letters, digits and hyphens, start with a letter and not end with a hyphen."
+  }
+}
+
+variable "environment" {
+  description = "Environment name (for example dev, staging, prod), part of every resource name and of the Segment role name: 1-12 lower-case letters and digits, starting with a letter."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9]{0,11}$", var.environment))
+    error_message = "environment must be 1-12 lower-case letters and digits, starting with a letter."
+  }
+}
+
+variable "tags" {
+  description = "Tags applied to every resource the module creates, in addition to Module and Environment tags."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition = alltrue([
+      for key, value in var.tags : length(key) >= 1 && length(key) <= 128 && length(value) <= 256 && !startswith(lower(key), "aws:")
+    ])
+    error_message = "Tag keys must be 1-128 characters and not start with aws:, tag values at most 256 characters."
+  }
+}
+
+# ---------------------------------------------------------------------------------------------------
+# Lambda function
+# ---------------------------------------------------------------------------------------------------
+
+variable "lambda" {
+  description = <<-EOT
+    The handler function. `package_path` defaults to `dist/segment-usage-<architecture>-<runtime>.zip`
+    at the repository root, as built by `make package`. `timeout` (seconds) must stay under Segment's
+    5-second limit. `alias_name`, when set, publishes a version on every change and points that alias
+    at it; Segment, EventBridge and SQS then invoke the alias.
+  EOT
+  type = object({
+    architecture         = optional(string, "arm64")
+    runtime              = optional(string, "python3.13")
+    memory_size          = optional(number, 256)
+    timeout              = optional(number, 3)
+    reserved_concurrency = optional(number)
+    tracing_mode         = optional(string)
+    package_path         = optional(string)
+    alias_name           = optional(string)
+  })
+  default = {}
+
+  validation {
+    condition     = contains(["arm64", "x86_64"], var.lambda.architecture)
+    error_message = "lambda.architecture must be arm64 or x86_64."
+  }
+  validation {
+    condition     = contains(["python3.12", "python3.13"], var.lambda.runtime)
+    error_message = "lambda.runtime must be python3.12 or python3.13."
+  }
+  validation {
+    condition     = var.lambda.memory_size >= 128 && var.lambda.memory_size <= 10240 && floor(var.lambda.memory_size) == var.lambda.memory_size
+    error_message = "lambda.memory_size must be a whole number of MB between 128 and 10240."
+  }
+  validation {
+    condition     = var.lambda.timeout >= 1 && var.lambda.timeout <= 4 && floor(var.lambda.timeout) == var.lambda.timeout
+    error_message = "lambda.timeout must be 1-4 seconds: Segment gives up on an invocation after 5 seconds."
+  }
+  validation {
+    condition     = var.lambda.reserved_concurrency == null ? true : (var.lambda.reserved_concurrency >= 0 && floor(var.lambda.reserved_concurrency) == var.lambda.reserved_concurrency)
+    error_message = "lambda.reserved_concurrency must be null (unreserved) or a whole number >= 0."
+  }
+  validation {
+    condition     = var.lambda.tracing_mode == null ? true : contains(["Active", "PassThrough"], var.lambda.tracing_mode)
+    error_message = "lambda.tracing_mode must be null (no X-Ray), Active or PassThrough."
+  }
+  validation {
+    condition     = var.lambda.package_path == null ? true : endswith(var.lambda.package_path, ".zip")
+    error_message = "lambda.package_path must point at a .zip built by lambda/build_package.py."
+  }
+  validation {
+    condition     = var.lambda.alias_name == null ? true : can(regex("^[a-zA-Z][a-zA-Z0-9_-]{0,127}$", var.lambda.alias_name)) && !can(regex("^[0-9]+$", var.lambda.alias_name))
+    error_message = "lambda.alias_name must start with a letter and hold at most 128 letters, digits, hyphens and underscores."
+  }
+}
+
+variable "logs" {
+  description = "The function's CloudWatch log group: retention in days (one of CloudWatch's allowed values), optional KMS key ARN (its key policy must allow logs.<region>.amazonaws.com) and the Lambda application log level."
+  type = object({
+    retention_in_days = optional(number, 30)
+    kms_key_arn       = optional(string)
+    log_level         = optional(string, "INFO")
+  })
+  default = {}
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.logs.retention_in_days)
+    error_message = "logs.retention_in_days must be one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653."
+  }
+  validation {
+    condition     = var.logs.kms_key_arn == null ? true : can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[0-9a-zA-Z-]+$", var.logs.kms_key_arn))
+    error_message = "logs.kms_key_arn must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)."
+  }
+  validation {
+    condition     = contains(["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"], var.logs.log_level)
+    error_message = "logs.log_level must be one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL."
+  }
+}
+
+# ---------------------------------------------------------------------------------------------------
+# Handler settings (environment variables)
+# ---------------------------------------------------------------------------------------------------
+
+variable "trackers" {
+  description = "Which calls count as usage: null counts every track, page and screen call; otherwise a list of {type = track|page|screen, name = event name (or page name/category, or screen name), trait = optional trait name}."
+  type = list(object({
+    type  = string
+    name  = string
+    trait = optional(string)
+  }))
+  default = null
+
+  validation {
+    condition     = var.trackers == null ? true : alltrue([for t in var.trackers : contains(["track", "page", "screen"], t.type)])
+    error_message = "Every tracker type must be track, page or screen."
+  }
+  validation {
+    condition     = var.trackers == null ? true : alltrue([for t in var.trackers : length(trimspace(t.name)) > 0])
+    error_message = "Every tracker needs a non-empty name."
+  }
+  validation {
+    condition     = var.trackers == null ? true : alltrue([for t in var.trackers : t.trait == null ? true : can(regex("^[a-z][a-z0-9_]{0,99}$", t.trait))])
+    error_message = "A tracker trait must match ^[a-z][a-z0-9_]{0,99}$."
+  }
+}
+
+variable "tracking_plan" {
+  description = "Optional Segment Protocols tracking plan as a JSON object string. Stored in the table (item pk=CONFIG, sk=TRACKING_PLAN) because it can exceed Lambda's 4 KB environment limit; its SHA-256 goes into the function's environment."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.tracking_plan == null ? true : can(keys(jsondecode(var.tracking_plan)))
+    error_message = "tracking_plan must be a JSON object (use jsonencode() or file())."
+  }
+  validation {
+    condition     = var.tracking_plan == null ? true : length(var.tracking_plan) <= 350000
+    error_message = "tracking_plan must fit in one DynamoDB item (at most 350,000 characters)."
+  }
+}
+
+variable "tracking_plan_mode" {
+  description = "What the handler does with a message that violates the tracking plan: warn (record it and the violation) or block (reject it)."
+  type        = string
+  default     = "warn"
+
+  validation {
+    condition     = contains(["warn", "block"], var.tracking_plan_mode)
+    error_message = "tracking_plan_mode must be warn or block."
+  }
+}
+
+variable "rejected_retention_days" {
+  description = "Days the handler keeps rejected messages in the table before DynamoDB TTL removes them (1-3650)."
+  type        = number
+  default     = 90
+
+  validation {
+    condition     = var.rejected_retention_days >= 1 && var.rejected_retention_days <= 3650 && floor(var.rejected_retention_days) == var.rejected_retention_days
+    error_message = "rejected_retention_days must be a whole number between 1 and 3650."
+  }
+}
+
+variable "metrics_namespace" {
+  description = "CloudWatch namespace of the metrics the handler writes as Embedded Metric Format log lines."
+  type        = string
+  default     = "SegmentUsage"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9._/#:-]{1,255}$", var.metrics_namespace)) && !startswith(var.metrics_namespace, "AWS/")
+    error_message = "metrics_namespace must be 1-255 of letters, digits and . _ / # : - and not start with AWS/."
+  }
+}
+
+# ---------------------------------------------------------------------------------------------------
+# Path 1: Segment's Amazon Lambda destination
+# ---------------------------------------------------------------------------------------------------
+
+variable "segment_lambda_destination" {
+  description = "Toggle for the Segment Amazon Lambda destination path: when enabled the module creates the IAM role Segment assumes to invoke the function (requires `segment_external_ids`)."
+  type = object({
+    enabled = optional(bool, true)
+  })
+  default = {}
+}
+
+variable "segment_principal_arn" {
+  description = "The AWS principal Segment assumes the role from. Defaults to the principal in Segment's current Amazon Lambda destination docs; older setups trusted arn:aws:iam::595280932656:root."
+  type        = string
+  default     = "arn:aws:iam::595280932656:role/customer-lambda-prod-destination-access"
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:(root|role/[A-Za-z0-9+=,.@_/-]+)$", var.segment_principal_arn))
+    error_message = "segment_principal_arn must be an IAM role ARN or an account root ARN."
+  }
+}
+
+variable "segment_external_ids" {
+  description = "External IDs Segment presents when assuming the role (your Segment workspace ID; older setups: source IDs). Required and non-empty when segment_lambda_destination.enabled."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for id in var.segment_external_ids : can(regex("^[A-Za-z0-9+=,.@:/_-]{2,1224}$", id))])
+    error_message = "Each external ID must be 2-1224 characters of letters, digits and + = , . @ : / _ -."
+  }
+  validation {
+    condition     = length(distinct(var.segment_external_ids)) == length(var.segment_external_ids)
+    error_message = "segment_external_ids must not repeat a value."
+  }
+}
+
+# ---------------------------------------------------------------------------------------------------
+# Path 2: Segment's Amazon EventBridge destination
+# ---------------------------------------------------------------------------------------------------
+
+variable "eventbridge" {
+  description = <<-EOT
+    Segment's Amazon EventBridge destination. When enabled the module creates the partner event bus
+    `aws.partner/segment.com/<segment_source_id>` (Segment must have created the partner event source
+    first) and one rule per entry of `rules`, keyed by a short name used in the rule name.
+    A rule matches `detail_types` (default: all six Segment call types) and, if given, `detail.event`
+    values in `events`; `event_pattern` (a JSON string) replaces the generated pattern. `target` is
+    `lambda` (invoke the function directly: retry policy + dead-letter queue) or `sqs` (the shared
+    buffer queue, drained by an event source mapping) or `none` (extra targets only). `extra_targets`
+    are SQS queue or SNS topic ARNs that also receive the matched events (their resource policies must
+    allow events.amazonaws.com; the rule ARNs are an output).
+  EOT
+  type = object({
+    enabled           = optional(bool, false)
+    segment_source_id = optional(string)
+    rules = optional(map(object({
+      description   = optional(string)
+      detail_types  = optional(list(string))
+      events        = optional(list(string), [])
+      event_pattern = optional(string)
+      target        = optional(string, "lambda")
+      extra_targets = optional(list(string), [])
+      enabled       = optional(bool, true)
+      retry_policy = optional(object({
+        maximum_event_age_in_seconds = optional(number, 86400)
+        maximum_retry_attempts       = optional(number, 185)
+      }), {})
+    })), { all = {} })
+  })
+  default = {}
+
+  validation {
+    condition     = !var.eventbridge.enabled || (var.eventbridge.segment_source_id != null && can(regex("^[A-Za-z0-9_-]{1,64}$", coalesce(var.eventbridge.segment_source_id, "-invalid-/"))))
+    error_message = "eventbridge.segment_source_id is required when eventbridge.enabled and must be Segment's source ID (1-64 letters, digits, _ or -)."
+  }
+  validation {
+    condition     = !var.eventbridge.enabled || length(var.eventbridge.rules) > 0
+    error_message = "eventbridge.rules must hold at least one rule when eventbridge.enabled."
+  }
+  validation {
+    condition     = alltrue([for key, _ in var.eventbridge.rules : can(regex("^[a-z0-9][a-z0-9_-]{0,39}$", key))])
+    error_message = "eventbridge.rules keys must be 1-40 lower-case letters, digits, _ or - (they become part of the rule name, which may not contain /)."
+  }
+  validation {
+    condition     = alltrue([for _, r in var.eventbridge.rules : contains(["lambda", "sqs", "none"], r.target)])
+    error_message = "eventbridge.rules[*].target must be lambda, sqs or none."
+  }
+  validation {
+    condition     = alltrue([for _, r in var.eventbridge.rules : r.target != "none" || length(r.extra_targets) > 0])
+    error_message = "A rule with target = none needs at least one extra_targets ARN."
+  }
+  validation {
+    condition = alltrue([for _, r in var.eventbridge.rules : r.detail_types == null ? true : (
+      length(r.detail_types) > 0 && alltrue([for t in r.detail_types : contains(["track", "identify", "page", "screen", "group", "alias"], t)])
+    )])
+    error_message = "eventbridge.rules[*].detail_types must be a non-empty list of Segment call types: track, identify, page, screen, group, alias."
+  }
+  validation {
+    condition     = alltrue([for _, r in var.eventbridge.rules : alltrue([for e in r.events : length(e) > 0 && length(e) <= 256])])
+    error_message = "eventbridge.rules[*].events entries must be 1-256 characters."
+  }
+  validation {
+    condition     = alltrue([for _, r in var.eventbridge.rules : r.event_pattern == null ? true : can(keys(jsondecode(r.event_pattern)))])
+    error_message = "eventbridge.rules[*].event_pattern must be a JSON object string."
+  }
+  validation {
+    condition = alltrue(flatten([for _, r in var.eventbridge.rules : [
+      for arn in r.extra_targets : can(regex("^arn:aws[a-z-]*:(sqs|sns):[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_.-]{1,256}$", arn))
+    ]]))
+    error_message = "eventbridge.rules[*].extra_targets must be SQS queue or SNS topic ARNs."
+  }
+  validation {
+    condition     = alltrue([for _, r in var.eventbridge.rules : length(r.extra_targets) <= 4])
+    error_message = "A rule has at most 5 targets: the module's own plus at most 4 extra_targets."
+  }
+  validation {
+    condition = alltrue([for _, r in var.eventbridge.rules :
+      r.retry_policy.maximum_event_age_in_seconds >= 60 && r.retry_policy.maximum_event_age_in_seconds <= 86400 &&
+    r.retry_policy.maximum_retry_attempts >= 0 && r.retry_policy.maximum_retry_attempts <= 185])
+    error_message = "retry_policy.maximum_event_age_in_seconds must be 60-86400 and maximum_retry_attempts 0-185."
+  }
+}
+
+variable "sqs_buffer" {
+  description = "The SQS buffer queue used by rules with target = sqs: event source mapping batch size (1-10000) and batching window (0-300 s; needed above a batch size of 10), visibility timeout (default 6x the function timeout, never less), redrive max_receive_count, message retention, and an optional KMS key for every queue the module creates (SSE-SQS otherwise; the key policy must allow events.amazonaws.com)."
+  type = object({
+    batch_size                         = optional(number, 100)
+    maximum_batching_window_in_seconds = optional(number, 5)
+    maximum_concurrency                = optional(number)
+    visibility_timeout_seconds         = optional(number)
+    max_receive_count                  = optional(number, 5)
+    message_retention_seconds          = optional(number, 345600)
+    dlq_message_retention_seconds      = optional(number, 1209600)
+    kms_key_arn                        = optional(string)
+  })
+  default = {}
+
+  validation {
+    condition     = var.sqs_buffer.batch_size >= 1 && var.sqs_buffer.batch_size <= 10000
+    error_message = "sqs_buffer.batch_size must be 1-10000."
+  }
+  validation {
+    condition     = var.sqs_buffer.maximum_batching_window_in_seconds >= 0 && var.sqs_buffer.maximum_batching_window_in_seconds <= 300
+    error_message = "sqs_buffer.maximum_batching_window_in_seconds must be 0-300."
+  }
+  validation {
+    condition     = var.sqs_buffer.batch_size <= 10 || var.sqs_buffer.maximum_batching_window_in_seconds >= 1
+    error_message = "A batch size above 10 needs maximum_batching_window_in_seconds >= 1."
+  }
+  validation {
+    condition     = var.sqs_buffer.maximum_concurrency == null ? true : (var.sqs_buffer.maximum_concurrency >= 2 && var.sqs_buffer.maximum_concurrency <= 1000)
+    error_message = "sqs_buffer.maximum_concurrency must be null or 2-1000."
+  }
+  validation {
+    condition     = var.sqs_buffer.visibility_timeout_seconds == null ? true : (var.sqs_buffer.visibility_timeout_seconds >= 0 && var.sqs_buffer.visibility_timeout_seconds <= 43200)
+    error_message = "sqs_buffer.visibility_timeout_seconds must be 0-43200 (and at least 6x the function timeout)."
+  }
+  validation {
+    condition     = var.sqs_buffer.max_receive_count >= 1 && var.sqs_buffer.max_receive_count <= 1000
+    error_message = "sqs_buffer.max_receive_count must be 1-1000."
+  }
+  validation {
+    condition = (var.sqs_buffer.message_retention_seconds >= 60 && var.sqs_buffer.message_retention_seconds <= 1209600 &&
+    var.sqs_buffer.dlq_message_retention_seconds >= 60 && var.sqs_buffer.dlq_message_retention_seconds <= 1209600)
+    error_message = "Message retention must be 60-1209600 seconds."
+  }
+  validation {
+    condition     = var.sqs_buffer.kms_key_arn == null ? true : can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[0-9a-zA-Z-]+$", var.sqs_buffer.kms_key_arn))
+    error_message = "sqs_buffer.kms_key_arn must be a KMS key ARN."
+  }
+}
+
+# ---------------------------------------------------------------------------------------------------
+# DynamoDB
+# ---------------------------------------------------------------------------------------------------
+
+variable "dynamodb" {
+  description = "The table: billing mode (PAY_PER_REQUEST by default, or PROVISIONED with read/write capacity), optional customer-managed KMS key ARN (AWS-owned key otherwise), deletion protection and point-in-time recovery."
+  type = object({
+    billing_mode = optional(string, "PAY_PER_REQUEST")
+    provisioned_capacity = optional(object({
+      read  = number
+      write = number
+    }))
+    kms_key_arn            = optional(string)
+    deletion_protection    = optional(bool, true)
+    point_in_time_recovery = optional(bool, true)
+  })
+  default = {}
+
+  validation {
+    condition     = contains(["PAY_PER_REQUEST", "PROVISIONED"], var.dynamodb.billing_mode)
+    error_message = "dynamodb.billing_mode must be PAY_PER_REQUEST or PROVISIONED."
+  }
+  validation {
+    condition     = (var.dynamodb.billing_mode == "PROVISIONED") == (var.dynamodb.provisioned_capacity != null)
+    error_message = "dynamodb.provisioned_capacity is required with PROVISIONED and not allowed with PAY_PER_REQUEST."
+  }
+  validation {
+    condition     = var.dynamodb.provisioned_capacity == null ? true : (var.dynamodb.provisioned_capacity.read >= 1 && var.dynamodb.provisioned_capacity.write >= 1)
+    error_message = "dynamodb.provisioned_capacity read and write must be at least 1."
+  }
+  validation {
+    condition     = var.dynamodb.kms_key_arn == null ? true : can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[0-9a-zA-Z-]+$", var.dynamodb.kms_key_arn))
+    error_message = "dynamodb.kms_key_arn must be a KMS key ARN."
+  }
+}
+
+# ---------------------------------------------------------------------------------------------------
+# Alarms
+# ---------------------------------------------------------------------------------------------------
+
+variable "alarms" {
+  description = "CloudWatch alarms on Lambda errors and throttles and on every dead-letter queue holding a message; sns_topic_arn, if given, is notified on alarm and on recovery."
+  type = object({
+    enabled          = optional(bool, true)
+    sns_topic_arn    = optional(string)
+    errors_threshold = optional(number, 1)
+    period_seconds   = optional(number, 300)
+  })
+  default = {}
+
+  validation {
+    condition     = var.alarms.sns_topic_arn == null ? true : can(regex("^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_.-]{1,256}$", var.alarms.sns_topic_arn))
+    error_message = "alarms.sns_topic_arn must be an SNS topic ARN."
+  }
+  validation {
+    condition     = var.alarms.errors_threshold >= 1
+    error_message = "alarms.errors_threshold must be at least 1."
+  }
+  validation {
+    condition     = contains([60, 300, 900, 3600], var.alarms.period_seconds)
+    error_message = "alarms.period_seconds must be 60, 300, 900 or 3600."
+  }
+}
