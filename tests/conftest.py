@@ -1,0 +1,60 @@
+"""Shared fixtures: one moto server per test session (a real HTTP endpoint), a fresh table per test."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from support.moto_server import FAKE_CREDENTIALS, boto3_client, moto_server
+from support.tables import create_table
+
+from segment_usage.config import Settings
+from segment_usage.handler import Runtime
+
+_names = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def moto_url() -> Iterator[str]:
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    with moto_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _fake_aws_environment() -> Iterator[None]:
+    """No test may reach a real AWS account, whatever the developer's shell has set."""
+    saved = dict(os.environ)
+    os.environ.update({**FAKE_CREDENTIALS, "AWS_DEFAULT_REGION": "us-east-1"})
+    os.environ.pop("AWS_PROFILE", None)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+@pytest.fixture(scope="session")
+def dynamodb(moto_url: str) -> Any:
+    return boto3_client("dynamodb", moto_url)
+
+
+@pytest.fixture
+def table(dynamodb: Any) -> str:
+    name = f"segment-usage-test-{next(_names)}"
+    create_table(dynamodb, name)
+    return name
+
+
+@pytest.fixture
+def make_runtime(dynamodb: Any, table: str) -> Callable[..., Runtime]:
+    """A Runtime on the test's table; keyword arguments become SEGMENT_USAGE_* variables."""
+
+    def make(client: Any | None = None, **env: str) -> Runtime:
+        variables = {"SEGMENT_USAGE_TABLE": table}
+        variables.update({f"SEGMENT_USAGE_{k.upper()}": v for k, v in env.items()})
+        return Runtime(Settings.from_env(variables), client or dynamodb)
+
+    return make
