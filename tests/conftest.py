@@ -9,11 +9,11 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from support.moto_server import FAKE_CREDENTIALS, boto3_client, moto_server
-from support.tables import create_table
 
 from segment_usage.config import Settings
 from segment_usage.handler import Runtime
+from support.moto_server import FAKE_CREDENTIALS, boto3_client, moto_server
+from support.tables import create_table
 
 _names = itertools.count()
 
