@@ -1,0 +1,200 @@
+"""``segment-usage``: read what was recorded, and validate messages offline.
+
+    segment-usage traits USER_ID [--json]   usage and identify traits, linked anonymous ids too
+    segment-usage events [--json]           the event catalog
+    segment-usage rejected [--json]         kept rejections (and plan warnings), with reasons
+    segment-usage validate FILE [--json]    offline; FILE: a JSON message or JSON lines (-: stdin)
+
+The table comes from ``--table`` or ``SEGMENT_USAGE_TABLE``; AWS settings are boto3's usual ones
+(``AWS_PROFILE``, ``AWS_REGION``, ``AWS_ENDPOINT_URL``...).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any, TextIO
+
+from .envelopes import unwrap
+from .tracking_plan import TrackingPlan, TrackingPlanError
+from .validation import validate_message
+
+
+def _reader(args: argparse.Namespace) -> Any:
+    import boto3
+
+    from .reader import Reader
+
+    table = args.table or os.environ.get("SEGMENT_USAGE_TABLE")
+    if not table:
+        raise SystemExit("segment-usage: no table: pass --table NAME or set SEGMENT_USAGE_TABLE")
+    return Reader(boto3.client("dynamodb", region_name=args.region), table)
+
+
+def _documents(text: str) -> list[tuple[str, Any]]:
+    """(where, value) for a JSON document, a JSON array or JSON lines; bad JSON becomes an error."""
+    try:
+        whole = json.loads(text)
+    except json.JSONDecodeError:
+        whole = None
+    else:
+        if isinstance(whole, list):
+            return [(f"item {i + 1}", value) for i, value in enumerate(whole)]
+        return [("document", whole)]
+    docs: list[tuple[str, Any]] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            docs.append((f"line {number}", json.loads(line)))
+        except json.JSONDecodeError as exc:
+            docs.append((f"line {number}", ValueError(f"not valid JSON ({exc.msg} at {exc.pos})")))
+    return docs
+
+
+def validate_text(text: str, plan: TrackingPlan | None = None) -> list[dict[str, Any]]:
+    results = []
+    for where, value in _documents(text):
+        if isinstance(value, ValueError):
+            results.append({"messageId": None, "valid": False, "errors": [f"{where}: {value}"]})
+            continue
+        _, items = unwrap(value)
+        for item in items:
+            payload = item.payload
+            errors = [item.error] if item.error else validate_message(payload)
+            if not errors and plan is not None:
+                errors = plan.violations(payload)
+            message_id = payload.get("messageId") if isinstance(payload, dict) else None
+            results.append({"messageId": message_id, "valid": not errors, "errors": errors})
+    return results
+
+
+def _print_table(rows: list[list[str]], out: TextIO) -> None:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        out.write(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
+        out.write("\n")
+
+
+def cmd_traits(args: argparse.Namespace, out: TextIO) -> int:
+    view = _reader(args).user(args.user_id).as_dict()
+    if args.json:
+        json.dump(view, out, indent=2)
+        out.write("\n")
+        return 0
+    out.write(f"user {view['userId']}")
+    out.write(f" (linked: {', '.join(view['linkedIds'])})\n" if view["linkedIds"] else "\n")
+    rows = [["usage trait", "count", "first seen", "last seen", "7 days", "30 days"]]
+    for name, t in view["usage"].items():
+        rows.append([name, str(t["count"]), t["first_seen"], t["last_seen"],
+                     str(t["last_7_days"]), str(t["last_30_days"])])  # fmt: skip
+    _print_table(rows, out)
+    out.write("identify traits:\n")
+    for name, value in view["traits"].items():
+        out.write(f"  {name} = {json.dumps(value)}\n")
+    for group_id, traits in view["groups"].items():
+        out.write(f"group {group_id}: {json.dumps(traits)}\n")
+    return 0
+
+
+def cmd_events(args: argparse.Namespace, out: TextIO) -> int:
+    events = _reader(args).events()
+    if args.json:
+        json.dump(events, out, indent=2)
+        out.write("\n")
+        return 0
+    rows = [["type", "name", "count", "last seen", "default trait"]]
+    for e in events:
+        name = e["name"] or "(unnamed)"
+        rows.append([e["type"], name, str(e["count"]), e["last_seen"] or "", e["trait"] or ""])
+    _print_table(rows, out)
+    return 0
+
+
+def cmd_rejected(args: argparse.Namespace, out: TextIO) -> int:
+    rows = _reader(args).rejected(include_warnings=not args.no_warnings)
+    if args.json:
+        json.dump(rows, out, indent=2)
+        out.write("\n")
+        return 0
+    for row in rows:
+        out.write(f"{row['at']}  {row['kind']:<8} {row['path']:<11} {row['messageId'] or '-'}\n")
+        for reason in row["reasons"]:
+            out.write(f"    {reason}\n")
+    if not rows:
+        out.write("nothing rejected\n")
+    return 0
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except OSError as exc:
+        raise SystemExit(f"segment-usage: cannot read {path}: {exc.strerror}") from exc
+
+
+def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
+    text = sys.stdin.read() if args.file == "-" else _read(args.file)
+    plan = None
+    if args.tracking_plan:
+        try:
+            plan = TrackingPlan.from_json(_read(args.tracking_plan))
+        except TrackingPlanError as exc:
+            raise SystemExit(f"segment-usage: {exc}") from exc
+    results = validate_text(text, plan)
+    if args.json:
+        json.dump(results, out, indent=2)
+        out.write("\n")
+    else:
+        for result in results:
+            mark = "valid  " if result["valid"] else "INVALID"
+            out.write(f"{mark} {result['messageId'] or '-'}\n")
+            for error in result["errors"]:
+                out.write(f"    {error}\n")
+        bad = sum(not r["valid"] for r in results)
+        out.write(f"{len(results) - bad} valid, {bad} invalid\n")
+    return 0 if all(r["valid"] for r in results) else 1
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="segment-usage", description=__doc__.split("\n\n")[0])
+    sub = top.add_subparsers(dest="command", required=True)
+
+    def command(name: str, help_text: str, aws: bool = True) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("--json", action="store_true", help="machine-readable output")
+        if aws:
+            p.add_argument("--table", help="DynamoDB table (default: $SEGMENT_USAGE_TABLE)")
+            p.add_argument("--region", help="AWS region (default: boto3's)")
+        return p
+
+    p = command("traits", "usage and identify traits of a user, linked anonymous ids included")
+    p.add_argument("user_id", metavar="USER_ID")
+    p.set_defaults(run=cmd_traits)
+    command("events", "every event, page and screen name seen, with counts").set_defaults(
+        run=cmd_events
+    )
+    p = command("rejected", "messages kept because they were not recorded, with the reasons")
+    p.add_argument("--no-warnings", action="store_true", help="hide tracking-plan warnings")
+    p.set_defaults(run=cmd_rejected)
+    p = command("validate", "check messages against the Segment Spec, offline", aws=False)
+    p.add_argument(
+        "file", metavar="FILE", help="a JSON message, a JSON array or JSON lines; - for stdin"
+    )
+    p.add_argument("--tracking-plan", metavar="PLAN", help="also check against this tracking plan")
+    p.set_defaults(run=cmd_validate)
+    return top
+
+
+def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
+    args = parser().parse_args(argv)
+    return args.run(args, out or sys.stdout)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
