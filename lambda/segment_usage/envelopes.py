@@ -70,13 +70,11 @@ def _from_sqs_record(record: Any) -> Incoming:
         return _from_eventbridge(value, SQS, record_id)
     if _is_segment(value):  # a raw message sent to the queue by another producer
         return Incoming(SQS, value, _raw(body), None, record_id)
-    return Incoming(
-        SQS,
-        None,
-        _raw(body),
-        "body: not an EventBridge event from Segment nor a Segment message",
-        record_id,
+    error = (
+        "envelope: expected a Segment message, or an EventBridge event from a Segment partner "
+        f"source, in the SQS record body; got {_describe(value)}"
     )
+    return Incoming(SQS, None, _raw(body), error, record_id)
 
 
 def unwrap(event: Any) -> tuple[str, list[Incoming]]:
