@@ -29,9 +29,17 @@ def day_prefix(day: str) -> str:
     return f"D#{day}#"
 
 
-def bucket_sk(day: str, index: int) -> str:
-    """Day buckets of one user-day are numbered 0000, 0001, ... as each fills to ~1 KB."""
-    return f"D#{day}#{index:04d}"
+DAY_SHARDS = 4  # independent bucket chains per user-day, so concurrent writers rarely collide
+
+
+def bucket_sk(day: str, shard: int, index: int) -> str:
+    """A user-day has DAY_SHARDS chains; a chain's buckets are numbered as each fills to ~1 KB."""
+    return f"D#{day}#{shard}#{index:04d}"
+
+
+def day_shard(digest: bytes) -> int:
+    """The chain of a message: fixed by its messageId, so every retry lands on the same one."""
+    return digest[0] % DAY_SHARDS
 
 
 def group_sk(group_id: str) -> str:

@@ -5,10 +5,12 @@ ledger), ``u`` (trait -> [count, first_ms, last_ms]) and ``v`` (version for opti
 A retry of a message always lands on the same user-day, so checking that day's buckets decides
 exactly once, for any retry window.
 
-Buckets stay near 1 KB so a write costs 1 WCU: new messages go into the highest bucket while it is
-at most ``OPEN_LIMIT`` bytes, else into a new one. Whether a bucket is open depends only on its
-own size, which never shrinks by recording, so two writers that saw the same state make the same
-choice and their conditional writes collide instead of both succeeding.
+Buckets stay near 1 KB so a write costs 1 WCU: new messages go into the highest bucket of their
+chain (``keys.day_shard`` of the digest) while it is at most ``OPEN_LIMIT`` bytes, else into a new
+one. Chains let concurrent writers for one user-day mostly touch different items. Whether a
+bucket is open depends only on its own size, which never shrinks by recording, so two writers
+that saw the same state make the same choice and their conditional writes collide instead of
+both succeeding.
 """
 
 from __future__ import annotations
@@ -18,20 +20,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .item_size import KB, item_size
-from .keys import bucket_sk
+from .keys import bucket_sk, day_shard
 from .messages import Message
 
 # The most one message can add: a digest (8 B), a new trait entry (name <= 100 B + list of three
 # 13-digit numbers + overheads, ~130 B) and a longer version number. Kept with a margin.
 MAX_INCREMENT = 176
 OPEN_LIMIT = KB - MAX_INCREMENT
-MAX_BUCKETS_PER_DAY = 10_000
+MAX_BUCKETS_PER_CHAIN = 10_000
 
 
 @dataclass
 class Bucket:
     pk: str
     day: str
+    shard: int
     index: int
     version: int = 0  # 0: not yet stored
     hashes: set[bytes] = field(default_factory=set)
@@ -39,7 +42,7 @@ class Bucket:
 
     @property
     def sk(self) -> str:
-        return bucket_sk(self.day, self.index)
+        return bucket_sk(self.day, self.shard, self.index)
 
     def to_item(self, version: int | None = None) -> dict[str, Any]:
         item: dict[str, Any] = {
@@ -60,10 +63,11 @@ class Bucket:
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> Bucket:
-        _, day, index = item["sk"]["S"].split("#")
+        _, day, shard, index = item["sk"]["S"].split("#")
         return cls(
             pk=item["pk"]["S"],
             day=day,
+            shard=int(shard),
             index=int(index),
             version=int(item["v"]["N"]),
             hashes={bytes(b) for b in item.get("h", {}).get("BS", [])},
@@ -80,6 +84,7 @@ class Bucket:
         return Bucket(
             self.pk,
             self.day,
+            self.shard,
             self.index,
             self.version,
             set(self.hashes),
@@ -128,25 +133,33 @@ class DayPlan:
 
 def plan_day(pk: str, day: str, existing: Iterable[Bucket], messages: Iterable[Message]) -> DayPlan:
     """Decide which messages are new and the bucket writes that record them (one per bucket)."""
-    buckets = sorted(existing, key=lambda b: b.index)
+    buckets = list(existing)
     seen: set[bytes] = set().union(*(b.hashes for b in buckets)) if buckets else set()
-    writes: dict[int, BucketWrite] = {}
+    current: dict[int, Bucket] = {}  # shard -> highest bucket of its chain
+    for bucket in buckets:
+        if bucket.shard not in current or bucket.index > current[bucket.shard].index:
+            current[bucket.shard] = bucket
+    writes: dict[tuple[int, int], BucketWrite] = {}
     duplicates: list[Message] = []
-    current = buckets[-1] if buckets else None
     for message in messages:
         if message.hash in seen:
             duplicates.append(message)
             continue
-        if current is None or current.size() > OPEN_LIMIT:
-            index = current.index + 1 if current is not None else 0
-            if index >= MAX_BUCKETS_PER_DAY:
-                raise OverflowError(f"{pk} {day}: more than {MAX_BUCKETS_PER_DAY} day buckets")
-            current = Bucket(pk=pk, day=day, index=index)
-            writes[index] = BucketWrite(before=None, after=current)
-        elif current.index not in writes:
-            writes[current.index] = BucketWrite(before=current, after=current.copy())
-            current = writes[current.index].after
-        current.add(message)
-        writes[current.index].messages.append(message)
+        shard = day_shard(message.hash)
+        bucket = current.get(shard)
+        if bucket is None or bucket.size() > OPEN_LIMIT:
+            index = bucket.index + 1 if bucket is not None else 0
+            if index >= MAX_BUCKETS_PER_CHAIN:
+                raise OverflowError(
+                    f"{pk} {day}: more than {MAX_BUCKETS_PER_CHAIN} buckets in a chain"
+                )
+            bucket = Bucket(pk=pk, day=day, shard=shard, index=index)
+            writes[(shard, index)] = BucketWrite(before=None, after=bucket)
+        elif (shard, bucket.index) not in writes:
+            writes[(shard, bucket.index)] = BucketWrite(before=bucket, after=bucket.copy())
+            bucket = writes[(shard, bucket.index)].after
+        current[shard] = bucket
+        bucket.add(message)
+        writes[(shard, bucket.index)].messages.append(message)
         seen.add(message.hash)
     return DayPlan(writes=list(writes.values()), duplicates=duplicates)

@@ -13,6 +13,8 @@ touched are reported failed (SQS: batchItemFailures; direct and EventBridge: the
 from __future__ import annotations
 
 import logging
+import random
+import time
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
@@ -27,7 +29,13 @@ from .store import Store
 
 logger = logging.getLogger(__name__)
 AWS_ERRORS = (ClientError, BotoCoreError)
-MAX_RACES = 8  # optimistic-lock retries per item before giving up (reported as failed)
+MAX_RACES = 10  # optimistic-lock retries per item before giving up (reported as failed)
+
+
+def _back_off(attempt: int) -> None:
+    """Full-jitter pause after a lost race, so racing writers spread out (at most ~1 s in all)."""
+    if attempt:
+        time.sleep(random.uniform(0, min(0.16, 0.01 * 2**attempt)))
 
 
 class LostRace(RuntimeError):
@@ -77,7 +85,8 @@ class Recorder:
         for key, indexes in by_key.items():
             item = stored.get(key)
             try:
-                for _ in range(MAX_RACES):
+                for attempt in range(MAX_RACES):
+                    _back_off(attempt)
                     new = profiles.apply(key, item, [messages[i] for i in indexes])
                     if new is None or self.store.put_versioned(new, profiles.version(item)):
                         break
@@ -91,13 +100,13 @@ class Recorder:
     # -- step 2 ------------------------------------------------------------------------------
     def _commit_days(
         self, messages: list[Message], outcomes: list[Outcome | None]
-    ) -> dict[int, tuple[str, str, int]]:
-        """Commit each user-day; returns message index -> (pk, day, bucket index) it landed in."""
+    ) -> dict[int, tuple[str, str, str]]:
+        """Commit each user-day; returns message index -> (pk, day, bucket sk) it landed in."""
         groups: dict[tuple[str, str], list[int]] = defaultdict(list)
         for i, message in enumerate(messages):
             if outcomes[i] is None:
                 groups[(user_pk(message.subject), message.day)].append(i)
-        landed: dict[int, tuple[str, str, int]] = {}
+        landed: dict[int, tuple[str, str, str]] = {}
         for (pk, day), indexes in groups.items():
             try:
                 self._commit_day(pk, day, messages, indexes, outcomes, landed)
@@ -114,11 +123,12 @@ class Recorder:
         messages: list[Message],
         indexes: list[int],
         outcomes: list[Outcome | None],
-        landed: dict[int, tuple[str, str, int]],
+        landed: dict[int, tuple[str, str, str]],
     ) -> None:
         """Commit one user-day, filling ``outcomes`` and ``landed`` as each bucket write lands."""
         pending = list(indexes)
-        for _ in range(MAX_RACES):
+        for attempt in range(MAX_RACES):
+            _back_off(attempt)
             plan = plan_day(
                 pk, day, self.store.day_buckets(pk, day), [messages[i] for i in pending]
             )
@@ -130,7 +140,7 @@ class Recorder:
                 for message in write.messages:  # recorded now, whatever happens next
                     i = position[id(message)]
                     outcomes[i] = Outcome("accepted")
-                    landed[i] = (pk, day, write.after.index)
+                    landed[i] = (pk, day, write.after.sk)
             for message in plan.duplicates:
                 outcomes[position[id(message)]] = Outcome("duplicate")
             still = [i for i in pending if outcomes[i] is None]
@@ -144,7 +154,7 @@ class Recorder:
         self,
         messages: list[Message],
         outcomes: list[Outcome | None],
-        landed: dict[int, tuple[str, str, int]],
+        landed: dict[int, tuple[str, str, str]],
     ) -> None:
         by_name: dict[tuple[str, str], list[int]] = defaultdict(list)
         for i in landed:
@@ -178,16 +188,17 @@ class Recorder:
             self._take_back(messages, failed, landed)
 
     def _take_back(
-        self, messages: list[Message], indexes: list[int], landed: dict[int, tuple[str, str, int]]
+        self, messages: list[Message], indexes: list[int], landed: dict[int, tuple[str, str, str]]
     ) -> None:
         """Remove messages from their buckets so that their retry is not taken for a duplicate."""
-        by_bucket: dict[tuple[str, str, int], list[Message]] = defaultdict(list)
+        by_bucket: dict[tuple[str, str, str], list[Message]] = defaultdict(list)
         for i in indexes:
             by_bucket[landed[i]].append(messages[i])
-        for (pk, day, index), taken in by_bucket.items():
+        for (pk, day, sk), taken in by_bucket.items():
             try:
-                for _ in range(MAX_RACES):
-                    bucket = next(b for b in self.store.day_buckets(pk, day) if b.index == index)
+                for attempt in range(MAX_RACES):
+                    _back_off(attempt)
+                    bucket = next(b for b in self.store.day_buckets(pk, day) if b.sk == sk)
                     after = bucket.copy()
                     for message in taken:
                         after.remove(message)
