@@ -1,0 +1,225 @@
+"""Write cost and correctness of each variant, against a moto server.
+
+moto runs in process (``moto.mock_aws``): the same DynamoDB emulation as moto's server, without
+an HTTP hop per request (about 3x faster here), which keeps ``make bench`` under 3 minutes.
+Each variant gets fresh tables and a real boto3 client carrying a ``WriteMeter``. Pass 1 delivers
+every message once (new events), pass 2 delivers them all again in the same order (duplicates).
+A second, unmetered run on fresh tables delivers the same 2N deliveries shuffled together, so
+duplicates arrive interleaved with first deliveries (and, on the SQS path, in the same batch).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import os
+import random
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from baselines import plain_counter, powertools_counter
+from lambda_context import LambdaContext
+from meter import WriteMeter
+from support import segment_messages as sm
+from support.moto_server import boto3_client
+from workload import Workload
+
+from segment_usage.config import Settings
+from segment_usage.handler import Runtime
+from segment_usage.reader import Reader
+from segment_usage.trackers import default_trait
+
+DIRECT, SQS = "direct", "sqs"
+BATCH_SIZE = 100
+_names = itertools.count()
+
+Invoke = Callable[[dict[str, Any]], dict[str, Any]]
+Readout = Callable[[], Counter]
+
+
+@dataclass(frozen=True)
+class Variant:
+    key: str
+    label: str
+    path: str
+    setup: Callable[[Any, Any, Workload], tuple[Invoke, Readout]]
+
+
+def create_handler_table(client: Any, name: str) -> None:
+    """The table shape the Terraform module creates (string pk/sk, TTL on expires_at)."""
+    client.create_table(
+        TableName=name,
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        KeySchema=[
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    client.update_time_to_live(
+        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
+    )
+
+
+def _table(prefix: str) -> str:
+    return f"bench-{prefix}-{os.getpid()}-{next(_names)}"
+
+
+def _setup_handler(client: Any, probe: Any, workload: Workload) -> tuple[Invoke, Readout]:
+    table = _table("handler")
+    create_handler_table(probe, table)
+    runtime = Runtime(Settings.from_env({"SEGMENT_USAGE_TABLE": table}), client)
+    subjects = {(t, n): default_trait(t, n) for _, t, n in workload.expected}
+    by_trait = {trait: key for key, trait in subjects.items()}
+    users = sorted({u for u, _, _ in workload.expected})
+
+    def invoke(event: dict[str, Any]) -> dict[str, Any]:
+        return runtime.handle(event, LambdaContext())
+
+    def readout() -> Counter:
+        reader = Reader(probe, table)
+        counts: Counter = Counter()
+        for user in users:
+            for trait, usage in reader.user(user).usage.items():
+                call_type, name = by_trait.get(trait, ("?", trait))
+                counts[(user, call_type, name)] += usage.count
+        return counts
+
+    return invoke, readout
+
+
+def _setup_plain(client: Any, probe: Any, workload: Workload) -> tuple[Invoke, Readout]:
+    table = _table("plain")
+    plain_counter.create_table(probe, table)
+    counter = plain_counter.PlainCounter(client, table)
+
+    def readout() -> Counter:
+        return Counter(plain_counter.read_counts(probe, table))
+
+    return (lambda event: counter.handle(event, LambdaContext())), readout
+
+
+def _setup_powertools(client: Any, probe: Any, workload: Workload) -> tuple[Invoke, Readout]:
+    table, idempotency = _table("pt-counter"), _table("pt-idempotency")
+    plain_counter.create_table(probe, table)
+    powertools_counter.create_idempotency_table(probe, idempotency)
+    counter = powertools_counter.PowertoolsCounter(client, table, idempotency)
+
+    def readout() -> Counter:
+        return Counter(plain_counter.read_counts(probe, table))
+
+    return (lambda event: counter.handle(event, LambdaContext())), readout
+
+
+VARIANTS = (
+    Variant("handler_direct", "this handler, direct (1 msg/invoke)", DIRECT, _setup_handler),
+    Variant("handler_sqs", f"this handler, SQS x{BATCH_SIZE}", SQS, _setup_handler),
+    Variant("plain_direct", "plain ADD counter, direct", DIRECT, _setup_plain),
+    Variant("plain_sqs", f"plain ADD counter, SQS x{BATCH_SIZE}", SQS, _setup_plain),
+    Variant("powertools_direct", "Powertools idempotency, direct", DIRECT, _setup_powertools),
+    Variant("powertools_sqs", f"Powertools idem.+batch, SQS x{BATCH_SIZE}", SQS, _setup_powertools),
+)
+
+
+def invocations(path: str, messages: list[dict[str, Any]]) -> list[tuple[int, dict[str, Any]]]:
+    """(events, invocation payload) for each invocation delivering ``messages`` in order."""
+    if path == DIRECT:
+        return [(1, json.loads(json.dumps(m))) for m in messages]
+    out = []
+    for start in range(0, len(messages), BATCH_SIZE):
+        chunk = messages[start : start + BATCH_SIZE]
+        out.append((len(chunk), sm.sqs_event([sm.eventbridge_event(m) for m in chunk])))
+    return out
+
+
+def _deliver(invoke: Invoke, payloads: list[tuple[int, dict[str, Any]]], meter: Any) -> int:
+    """Run every invocation; the number of events reported failed (or raised)."""
+    failed = 0
+    with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
+        for events, payload in payloads:
+            if meter:
+                meter.begin(events)
+            try:
+                response = invoke(payload)
+                failed += len(response.get("batchItemFailures", []))
+            except Exception:
+                failed += events
+            finally:
+                if meter:
+                    meter.end()
+    return failed
+
+
+def _per_invocation(meter: WriteMeter, first: int, last: int) -> dict[str, Any]:
+    chosen = meter.invocations[first:last]
+    written = [inv for inv in chosen if inv.items_written]
+    ratios = [inv.requests / len(inv.items_written) for inv in written]
+    write_ratios = [inv.write_requests / len(inv.items_written) for inv in written]
+    return {
+        "invocations": len(chosen),
+        "events_per_invocation_min": min((i.events for i in chosen), default=0),
+        "events_per_invocation_max": max((i.events for i in chosen), default=0),
+        "requests_per_invocation_mean": sum(i.requests for i in chosen) / max(len(chosen), 1),
+        "distinct_items_written_per_invocation_mean": sum(len(i.items_written) for i in chosen)
+        / max(len(chosen), 1),
+        "round_trips_per_item_written_max": max(ratios, default=0.0),
+        "round_trips_per_item_written_mean": sum(ratios) / len(ratios) if ratios else 0.0,
+        "write_requests_per_item_written_max": max(write_ratios, default=0.0),
+    }
+
+
+def run_variant(variant: Variant, workload: Workload, seed: int = 7) -> dict[str, Any]:
+    """Both runs of one variant; call inside ``moto.mock_aws()``."""
+    n = len(workload.messages)
+    probe = boto3_client("dynamodb", None)
+
+    # Metered: every message once, then every message again in the same order.
+    client = boto3_client("dynamodb", None)
+    meter = WriteMeter(client, probe)
+    invoke, readout = variant.setup(client, probe, workload)
+    payloads = invocations(variant.path, workload.messages)
+    meter.phase = "new"
+    failed_new = _deliver(invoke, payloads, meter)
+    split = len(meter.invocations)
+    meter.phase = "dup"
+    failed_dup = _deliver(invoke, invocations(variant.path, workload.messages), meter)
+    meter.phase = "readout"
+    correct_in_order = readout() == workload.expected
+    new, dup = meter.phases["new"], meter.phases["dup"]
+
+    # Unmetered: the 2N deliveries shuffled together, on fresh tables.
+    client2 = boto3_client("dynamodb", None)
+    invoke2, readout2 = variant.setup(client2, probe, workload)
+    shuffled = workload.messages * 2
+    random.Random(seed).shuffle(shuffled)
+    failed_shuffled = _deliver(invoke2, invocations(variant.path, shuffled), None)
+    correct_shuffled = readout2() == workload.expected
+
+    return {
+        "label": variant.label,
+        "path": variant.path,
+        "events_new": n,
+        "events_duplicate": n,
+        "write_requests_per_event": (new.write_requests + dup.write_requests) / (2 * n),
+        "write_requests_per_new_event": new.write_requests / n,
+        "write_requests_per_duplicate": dup.write_requests / n,
+        "requests_per_new_event": sum(new.requests.values()) / n,
+        "requests_per_duplicate": sum(dup.requests.values()) / n,
+        "wcu_per_new_event": new.total_wcu / n,
+        "wcu_per_duplicate": dup.total_wcu / n,
+        "failed_conditional_writes": new.failed_conditions + dup.failed_conditions,
+        "requests_by_operation": {"new": dict(new.requests), "duplicate": dict(dup.requests)},
+        "wcu_by_operation": {"new": dict(new.wcu), "duplicate": dict(dup.wcu)},
+        "failed_events": failed_new + failed_dup + failed_shuffled,
+        "correct_in_order_redelivery": correct_in_order,
+        "correct_shuffled_redelivery": correct_shuffled,
+        "correct": correct_in_order and correct_shuffled,
+        "batching_new": _per_invocation(meter, 0, split),
+        "batching_duplicate": _per_invocation(meter, split, len(meter.invocations)),
+    }
