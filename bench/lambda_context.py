@@ -10,9 +10,7 @@ from dataclasses import dataclass, field
 class LambdaContext:
     function_name: str = "segment-usage-bench"
     function_version: str = "$LATEST"
-    invoked_function_arn: str = (
-        "arn:aws:lambda:us-east-1:123456789012:function:segment-usage-bench"
-    )
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:segment-usage-bench"
     memory_limit_in_mb: int = 256
     log_group_name: str = "/aws/lambda/segment-usage-bench"
     log_stream_name: str = "2026/11/20/[$LATEST]bench"

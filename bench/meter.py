@@ -35,7 +35,9 @@ class Target:
 @dataclass
 class Invocation:
     events: int
+    label: str = ""  # e.g. the call type, on the direct path
     requests: int = 0
+    wcu: int = 0
     write_requests: int = 0
     items_written: set[tuple[str, str]] = field(default_factory=set)
 
@@ -69,8 +71,8 @@ class WriteMeter:
         client.meta.events.register("after-call.dynamodb", self._after)
 
     # -- invocation bookkeeping --------------------------------------------------------------
-    def begin(self, events: int) -> None:
-        self._current = Invocation(events)
+    def begin(self, events: int, label: str = "") -> None:
+        self._current = Invocation(events, label)
 
     def end(self) -> None:
         if self._current is not None:
@@ -78,7 +80,9 @@ class WriteMeter:
         self._current = None
 
     # -- hooks -------------------------------------------------------------------------------
-    def _before(self, params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
+    def _before(
+        self, params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any
+    ) -> None:
         op = model.name
         targets = self._targets(op, params)
         for target in targets:
@@ -88,7 +92,9 @@ class WriteMeter:
             target.before = known
         context["bench_meter"] = (op, targets)
 
-    def _after(self, http_response: Any, parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+    def _after(
+        self, http_response: Any, parsed: dict[str, Any], context: dict[str, Any], **_: Any
+    ) -> None:
         op, targets = context.pop("bench_meter", (None, []))
         if op is None:
             return
@@ -113,8 +119,10 @@ class WriteMeter:
                 else:
                     after = self._read_size(target.table, target.key)
                 self._sizes[self._id(target)] = after
-            phase.wcu[op] += write_units(target.before, after, target.transactional)
+            units = write_units(target.before, after, target.transactional)
+            phase.wcu[op] += units
             if self._current is not None:
+                self._current.wcu += units
                 self._current.items_written.add(self._id(target))
 
     # -- helpers -----------------------------------------------------------------------------

@@ -127,32 +127,30 @@ VARIANTS = (
 )
 
 
-def invocations(path: str, messages: list[dict[str, Any]]) -> list[tuple[int, dict[str, Any]]]:
-    """(events, invocation payload) for each invocation delivering ``messages`` in order."""
+def invocations(path: str, messages: list[dict[str, Any]]) -> list[tuple[int, str, dict[str, Any]]]:
+    """(events, label, payload) for each invocation delivering ``messages`` in order."""
     if path == DIRECT:
-        return [(1, json.loads(json.dumps(m))) for m in messages]
+        return [(1, m["type"], json.loads(json.dumps(m))) for m in messages]
     out = []
     for start in range(0, len(messages), BATCH_SIZE):
         chunk = messages[start : start + BATCH_SIZE]
-        out.append((len(chunk), sm.sqs_event([sm.eventbridge_event(m) for m in chunk])))
+        out.append((len(chunk), "batch", sm.sqs_event([sm.eventbridge_event(m) for m in chunk])))
     return out
 
 
-def _deliver(invoke: Invoke, payloads: list[tuple[int, dict[str, Any]]], meter: Any) -> int:
+def _deliver(invoke: Invoke, payloads: list[tuple[int, str, dict[str, Any]]], meter: Any) -> int:
     """Run every invocation; the number of events reported failed (or raised)."""
     failed = 0
     with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
-        for events, payload in payloads:
-            if meter:
-                meter.begin(events)
+        for events, label, payload in payloads:
+            meter.begin(events, label)
             try:
                 response = invoke(payload)
                 failed += len(response.get("batchItemFailures", []))
             except Exception:
                 failed += events
             finally:
-                if meter:
-                    meter.end()
+                meter.end()
     return failed
 
 
@@ -161,31 +159,47 @@ def _per_invocation(meter: WriteMeter, first: int, last: int) -> dict[str, Any]:
     written = [inv for inv in chosen if inv.items_written]
     ratios = [inv.requests / len(inv.items_written) for inv in written]
     write_ratios = [inv.write_requests / len(inv.items_written) for inv in written]
+    count = max(len(chosen), 1)
     return {
         "invocations": len(chosen),
         "events_per_invocation_min": min((i.events for i in chosen), default=0),
         "events_per_invocation_max": max((i.events for i in chosen), default=0),
-        "requests_per_invocation_mean": sum(i.requests for i in chosen) / max(len(chosen), 1),
+        "round_trips_per_invocation_mean": sum(i.requests for i in chosen) / count,
+        "write_requests_per_invocation_mean": sum(i.write_requests for i in chosen) / count,
         "distinct_items_written_per_invocation_mean": sum(len(i.items_written) for i in chosen)
-        / max(len(chosen), 1),
+        / count,
         "round_trips_per_item_written_max": max(ratios, default=0.0),
         "round_trips_per_item_written_mean": sum(ratios) / len(ratios) if ratios else 0.0,
         "write_requests_per_item_written_max": max(write_ratios, default=0.0),
     }
 
 
-def run_variant(variant: Variant, workload: Workload, seed: int = 7) -> dict[str, Any]:
-    """Both runs of one variant; call inside ``moto.mock_aws()``."""
+def _wcu_by_label(meter: WriteMeter, first: int, last: int) -> dict[str, float]:
+    """Mean WCU per invocation by label (the call type, on the direct path)."""
+    totals: Counter = Counter()
+    counts: Counter = Counter()
+    for inv in meter.invocations[first:last]:
+        totals[inv.label] += inv.wcu
+        counts[inv.label] += inv.events
+    return {label: totals[label] / counts[label] for label in sorted(counts)}
+
+
+def run_variant(
+    variant: Variant, workload: Workload, shuffled: Workload, seed: int = 7
+) -> dict[str, Any]:
+    """One variant, metered; call inside ``moto.mock_aws()``.
+
+    ``workload``: delivered once, then again in the same order. ``shuffled`` (fresh tables): its
+    messages twice, all 2N deliveries shuffled together.
+    """
     n = len(workload.messages)
     probe = boto3_client("dynamodb", None)
 
-    # Metered: every message once, then every message again in the same order.
     client = boto3_client("dynamodb", None)
     meter = WriteMeter(client, probe)
     invoke, readout = variant.setup(client, probe, workload)
-    payloads = invocations(variant.path, workload.messages)
     meter.phase = "new"
-    failed_new = _deliver(invoke, payloads, meter)
+    failed_new = _deliver(invoke, invocations(variant.path, workload.messages), meter)
     split = len(meter.invocations)
     meter.phase = "dup"
     failed_dup = _deliver(invoke, invocations(variant.path, workload.messages), meter)
@@ -193,13 +207,17 @@ def run_variant(variant: Variant, workload: Workload, seed: int = 7) -> dict[str
     correct_in_order = readout() == workload.expected
     new, dup = meter.phases["new"], meter.phases["dup"]
 
-    # Unmetered: the 2N deliveries shuffled together, on fresh tables.
     client2 = boto3_client("dynamodb", None)
-    invoke2, readout2 = variant.setup(client2, probe, workload)
-    shuffled = workload.messages * 2
-    random.Random(seed).shuffle(shuffled)
-    failed_shuffled = _deliver(invoke2, invocations(variant.path, shuffled), None)
-    correct_shuffled = readout2() == workload.expected
+    meter2 = WriteMeter(client2, probe)
+    invoke2, readout2 = variant.setup(client2, probe, shuffled)
+    deliveries = shuffled.messages * 2
+    random.Random(seed).shuffle(deliveries)
+    meter2.phase = "shuffled"
+    failed_shuffled = _deliver(invoke2, invocations(variant.path, deliveries), meter2)
+    meter2.phase = "readout"
+    correct_shuffled = readout2() == shuffled.expected
+    mixed = meter2.phases["shuffled"]
+    n_shuffled = len(shuffled.messages)
 
     return {
         "label": variant.label,
@@ -209,13 +227,29 @@ def run_variant(variant: Variant, workload: Workload, seed: int = 7) -> dict[str
         "write_requests_per_event": (new.write_requests + dup.write_requests) / (2 * n),
         "write_requests_per_new_event": new.write_requests / n,
         "write_requests_per_duplicate": dup.write_requests / n,
-        "requests_per_new_event": sum(new.requests.values()) / n,
-        "requests_per_duplicate": sum(dup.requests.values()) / n,
+        "round_trips_per_new_event": sum(new.requests.values()) / n,
+        "round_trips_per_duplicate": sum(dup.requests.values()) / n,
         "wcu_per_new_event": new.total_wcu / n,
         "wcu_per_duplicate": dup.total_wcu / n,
-        "failed_conditional_writes": new.failed_conditions + dup.failed_conditions,
-        "requests_by_operation": {"new": dict(new.requests), "duplicate": dict(dup.requests)},
-        "wcu_by_operation": {"new": dict(new.wcu), "duplicate": dict(dup.wcu)},
+        "wcu_per_message_two_deliveries_in_order": (new.total_wcu + dup.total_wcu) / n,
+        "wcu_per_message_two_deliveries_shuffled": mixed.total_wcu / n_shuffled,
+        "wcu_per_new_event_by_type": _wcu_by_label(meter, 0, split),
+        "failed_conditional_writes": {
+            "new": new.failed_conditions,
+            "duplicate": dup.failed_conditions,
+            "shuffled": mixed.failed_conditions,
+        },
+        "requests_by_operation": {
+            "new": dict(new.requests),
+            "duplicate": dict(dup.requests),
+            "shuffled": dict(mixed.requests),
+        },
+        "wcu_by_operation": {
+            "new": dict(new.wcu),
+            "duplicate": dict(dup.wcu),
+            "shuffled": dict(mixed.wcu),
+        },
+        "shuffled_messages": n_shuffled,
         "failed_events": failed_new + failed_dup + failed_shuffled,
         "correct_in_order_redelivery": correct_in_order,
         "correct_shuffled_redelivery": correct_shuffled,
@@ -223,3 +257,36 @@ def run_variant(variant: Variant, workload: Workload, seed: int = 7) -> dict[str
         "batching_new": _per_invocation(meter, 0, split),
         "batching_duplicate": _per_invocation(meter, split, len(meter.invocations)),
     }
+
+
+BY_KEY = {v.key: v for v in VARIANTS}
+# The baselines process record by record, so their per-event cost is the same on both paths
+# (checked: --variants all); the default set keeps `make bench` under 3 minutes.
+DEFAULT_VARIANTS = ("handler_direct", "handler_sqs", "plain_direct", "powertools_sqs")
+
+
+def run_isolated(key: str, users: int, per_user: int, shuffled_users: int) -> dict[str, Any]:
+    """Entry point for a worker process: its own workload copy and its own moto."""
+    import logging
+
+    from moto import mock_aws
+
+    import workload as wl
+
+    logging.getLogger("aws_lambda_powertools").setLevel(logging.ERROR)
+    logging.getLogger("segment_usage").setLevel(logging.CRITICAL)
+    os.environ.update(
+        {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SESSION_TOKEN": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+    )
+    os.environ.pop("AWS_PROFILE", None)
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+    os.environ.pop("POWERTOOLS_IDEMPOTENCY_DISABLED", None)
+    main = wl.build(users=users, per_user=per_user)
+    shuffled = wl.build(users=shuffled_users, per_user=per_user)
+    with mock_aws():
+        return run_variant(BY_KEY[key], main, shuffled)

@@ -1,0 +1,83 @@
+"""Handler CPU per event with AWS I/O excluded, against json.loads + the same validators alone.
+
+Handler: what a direct invocation computes before and between its DynamoDB calls: ``json.loads``
+of the payload (the Lambda runtime's work, also in the baseline), ``unwrap``, ``Runtime._check``
+(Spec validation, tracking plan, ``Message.from_valid``) and ``ledger.plan_day`` against the
+user-day's buckets, kept in memory as the store would return them (the plan's buckets replace
+them, as the write would). The Runtime's store is never touched.
+Baseline: ``json.loads`` + the reused Draft7 validators of the same schemas (common + type).
+Each repeat runs every message once on fresh buckets; the median repeat is reported.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from typing import Any
+
+from segment_usage.config import Settings
+from segment_usage.envelopes import unwrap
+from segment_usage.handler import Runtime
+from segment_usage.keys import user_pk
+from segment_usage.ledger import Bucket, plan_day
+from segment_usage.validation import spec_validators
+
+
+class _Untouched:
+    def __getattr__(self, name: str) -> Any:
+        raise AssertionError(f"the CPU bench must not reach AWS (client.{name})")
+
+
+def _handler_pass(runtime: Runtime, texts: list[str]) -> float:
+    buckets: dict[tuple[str, str], list[Bucket]] = {}
+    start = time.process_time()
+    for text in texts:
+        _, items = unwrap(json.loads(text))
+        message, errors, _ = runtime._check(items[0])
+        if message is None:
+            raise AssertionError(f"bench message rejected: {errors}")
+        key = (user_pk(message.subject), message.day)
+        plan = plan_day(key[0], key[1], buckets.get(key, ()), [message])
+        if plan.writes:
+            stored = {b.index: b for b in buckets.get(key, ())}
+            stored.update((w.after.index, w.after) for w in plan.writes)
+            buckets[key] = list(stored.values())
+    return time.process_time() - start
+
+
+def _baseline_pass(texts: list[str]) -> float:
+    validators = spec_validators()
+    common = validators["common"]
+    start = time.process_time()
+    for text in texts:
+        message = json.loads(text)
+        errors = list(common.iter_errors(message))
+        errors += validators[message["type"]].iter_errors(message)
+        if errors:
+            raise AssertionError(f"bench message invalid: {errors[0].message}")
+    return time.process_time() - start
+
+
+def measure(messages: list[dict[str, Any]], repeats: int = 7) -> dict[str, Any]:
+    texts = [json.dumps(m) for m in messages]
+    runtime = Runtime(Settings.from_env({"SEGMENT_USAGE_TABLE": "bench-cpu"}), _Untouched())
+    _handler_pass(runtime, texts)  # warm up (first-use caches: regexes, format checker...)
+    _baseline_pass(texts)
+    handler, baseline = [], []
+    for _ in range(repeats):  # interleaved, so drift hits both alike
+        handler.append(_handler_pass(runtime, texts))
+        baseline.append(_baseline_pass(texts))
+    n = len(texts)
+    handler_us = statistics.median(handler) / n * 1e6
+    baseline_us = statistics.median(baseline) / n * 1e6
+    return {
+        "events_per_repeat": n,
+        "repeats": repeats,
+        "timer": "time.process_time, median of repeats",
+        "handler_us_per_event": handler_us,
+        "handler_events_per_s": 1e6 / handler_us,
+        "baseline_us_per_event": baseline_us,
+        "baseline_events_per_s": 1e6 / baseline_us,
+        "ratio": handler_us / baseline_us,
+    }
