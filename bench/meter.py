@@ -6,8 +6,8 @@ item's size after the call is that of the item a PutItem sent, or else read back
 (through a separate, unhooked client); its size before is the one recorded after the previous
 write to it (a shadow of the table's item sizes: the bench's tables start empty and only metered
 clients write to them; for a table that did not start empty, the item is read before the call).
-The write costs ``write_units(before, after)`` (x2 in a transaction). A conditional write that fails still
-costs, by the larger of the existing item and the item it would have written (AWS's
+The write costs ``write_units(before, after)`` (x2 in a transaction). A conditional write that
+fails still costs, by the larger of the existing item and the item it would have written (AWS's
 "read and write operations" page); for a failed UpdateItem, whose would-be item is unknown, the
 existing item's size is used.
 """

@@ -23,14 +23,13 @@ from typing import Any
 from baselines import plain_counter, powertools_counter
 from lambda_context import LambdaContext
 from meter import WriteMeter
-from support import segment_messages as sm
-from support.moto_server import boto3_client
-from workload import Workload
-
 from segment_usage.config import Settings
 from segment_usage.handler import Runtime
 from segment_usage.reader import Reader
 from segment_usage.trackers import default_trait
+from support import segment_messages as sm
+from support.moto_server import boto3_client
+from workload import Workload
 
 DIRECT, SQS = "direct", "sqs"
 BATCH_SIZE = 100
