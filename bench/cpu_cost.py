@@ -21,7 +21,8 @@ from segment_usage.envelopes import unwrap
 from segment_usage.handler import Runtime
 from segment_usage.keys import user_pk
 from segment_usage.ledger import Bucket, plan_day
-from segment_usage.validation import spec_validators
+from segment_usage.messages import Message
+from segment_usage.validation import encoded_size, spec_validators, validate_message
 
 
 class _Untouched:
@@ -40,10 +41,48 @@ def _handler_pass(runtime: Runtime, texts: list[str]) -> float:
         key = (user_pk(message.subject), message.day)
         plan = plan_day(key[0], key[1], buckets.get(key, ()), [message])
         if plan.writes:
-            stored = {b.index: b for b in buckets.get(key, ())}
-            stored.update((w.after.index, w.after) for w in plan.writes)
+            stored = {b.sk: b for b in buckets.get(key, ())}
+            stored.update((w.after.sk, w.after) for w in plan.writes)
             buckets[key] = list(stored.values())
     return time.process_time() - start
+
+
+def _breakdown_pass(runtime: Runtime, texts: list[str]) -> dict[str, float]:
+    """Seconds per stage of the handler pass (same steps as ``_check``, timed one by one)."""
+    clock = time.perf_counter
+    stages = (
+        "json.loads",
+        "unwrap",
+        "validate_message (all of it)",
+        "encoded_size alone (part of validate_message)",
+        "Message.from_valid",
+        "plan_day",
+    )
+    spent = dict.fromkeys(stages, 0.0)
+    buckets: dict[tuple[str, str], list[Bucket]] = {}
+    trackers = runtime.settings.trackers
+    for text in texts:
+        t0 = clock()
+        event = json.loads(text)
+        t1 = clock()
+        _, items = unwrap(event)
+        t2 = clock()
+        validate_message(items[0].payload)
+        t3 = clock()
+        encoded_size(items[0].payload)
+        t4 = clock()
+        message = Message.from_valid(items[0].payload, trackers)
+        t5 = clock()
+        key = (user_pk(message.subject), message.day)
+        plan = plan_day(key[0], key[1], buckets.get(key, ()), [message])
+        t6 = clock()
+        stored = {b.sk: b for b in buckets.get(key, ())}
+        stored.update((w.after.sk, w.after) for w in plan.writes)
+        buckets[key] = list(stored.values())
+        laps = (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5)
+        for name, seconds in zip(stages, laps, strict=True):
+            spent[name] += seconds
+    return spent
 
 
 def _baseline_pass(texts: list[str]) -> float:
@@ -69,6 +108,10 @@ def measure(messages: list[dict[str, Any]], repeats: int = 7) -> dict[str, Any]:
         handler.append(_handler_pass(runtime, texts))
         baseline.append(_baseline_pass(texts))
     n = len(texts)
+    breakdowns = [_breakdown_pass(runtime, texts) for _ in range(max(1, repeats // 2))]
+    breakdown = {
+        stage: statistics.median(b[stage] for b in breakdowns) / n * 1e6 for stage in breakdowns[0]
+    }
     handler_us = statistics.median(handler) / n * 1e6
     baseline_us = statistics.median(baseline) / n * 1e6
     return {
@@ -80,4 +123,5 @@ def measure(messages: list[dict[str, Any]], repeats: int = 7) -> dict[str, Any]:
         "baseline_us_per_event": baseline_us,
         "baseline_events_per_s": 1e6 / baseline_us,
         "ratio": handler_us / baseline_us,
+        "handler_breakdown_us_per_event": breakdown,
     }

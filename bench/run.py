@@ -321,6 +321,10 @@ def render(results: dict[str, Any]) -> str:
             f"{cpu['baseline_us_per_event']:>10.1f}{cpu['baseline_events_per_s']:>10.0f}"
             f"{1:>7.2f}x"
         )
+        stages = ", ".join(
+            f"{stage} {us:.0f}" for stage, us in cpu["handler_breakdown_us_per_event"].items()
+        )
+        add(f"  handler stages, us/event (perf_counter per stage): {stages}")
     add("")
     init = results["cold_init"]
     add(f"3. Cold init, fresh interpreter (median of {init.get('runs', '?')} runs)")

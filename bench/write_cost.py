@@ -15,6 +15,7 @@ import itertools
 import json
 import os
 import random
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -287,5 +288,8 @@ def run_isolated(key: str, users: int, per_user: int, shuffled_users: int) -> di
     os.environ.pop("POWERTOOLS_IDEMPOTENCY_DISABLED", None)
     main = wl.build(users=users, per_user=per_user)
     shuffled = wl.build(users=shuffled_users, per_user=per_user)
+    started = time.perf_counter()
     with mock_aws():
-        return run_variant(BY_KEY[key], main, shuffled)
+        result = run_variant(BY_KEY[key], main, shuffled)
+    result["seconds"] = round(time.perf_counter() - started, 1)
+    return result
