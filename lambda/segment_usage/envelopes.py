@@ -20,9 +20,13 @@ DIRECT, EVENTBRIDGE, SQS = "direct", "eventbridge", "sqs"
 class Incoming:
     path: str  # how it came: direct | eventbridge | sqs
     payload: Any  # the candidate Segment message (None when the envelope was unusable)
-    raw: str  # the text kept if it is rejected
+    original: Any  # what to keep if it is rejected (serialised only then: see ``raw``)
     error: str | None = None  # why the envelope itself is unusable
     record_id: str | None = None  # SQS messageId, for batchItemFailures
+
+    @property
+    def raw(self) -> str:
+        return _raw(self.original)
 
 
 def _raw(value: Any) -> str:
@@ -46,35 +50,33 @@ def _from_eventbridge(event: dict[str, Any], path: str, record_id: str | None = 
     source = event.get("source")
     if not isinstance(source, str) or not source.startswith(PARTNER_SOURCE_PREFIX):
         error = f"source: {source!r} is not a Segment partner source ({PARTNER_SOURCE_PREFIX}<id>)"
-        return Incoming(path, None, _raw(event), error, record_id)
+        return Incoming(path, None, event, error, record_id)
     detail = event.get("detail")
     if not isinstance(detail, dict):
-        return Incoming(
-            path, None, _raw(event), "detail: expected the Segment message object", record_id
-        )
-    return Incoming(path, detail, _raw(detail), None, record_id)
+        return Incoming(path, None, event, "detail: expected the Segment message object", record_id)
+    return Incoming(path, detail, detail, None, record_id)
 
 
 def _from_sqs_record(record: Any) -> Incoming:
     if not isinstance(record, dict) or not isinstance(record.get("messageId"), str):
-        return Incoming(SQS, None, _raw(record), "Records[]: not an SQS record (no messageId)")
+        return Incoming(SQS, None, record, "Records[]: not an SQS record (no messageId)")
     record_id = record["messageId"]
     body = record.get("body")
     try:
         value = json.loads(body) if isinstance(body, str) else None
     except json.JSONDecodeError as exc:
         return Incoming(
-            SQS, None, _raw(body), f"body: not valid JSON ({exc.msg} at {exc.pos})", record_id
+            SQS, None, body, f"body: not valid JSON ({exc.msg} at {exc.pos})", record_id
         )
     if _is_eventbridge(value):
         return _from_eventbridge(value, SQS, record_id)
     if _is_segment(value):  # a raw message sent to the queue by another producer
-        return Incoming(SQS, value, _raw(body), None, record_id)
+        return Incoming(SQS, value, body, None, record_id)
     error = (
         "envelope: expected a Segment message, or an EventBridge event from a Segment partner "
         f"source, in the SQS record body; got {_describe(value)}"
     )
-    return Incoming(SQS, None, _raw(body), error, record_id)
+    return Incoming(SQS, None, body, error, record_id)
 
 
 def unwrap(event: Any) -> tuple[str, list[Incoming]]:
@@ -97,10 +99,10 @@ def unwrap(event: Any) -> tuple[str, list[Incoming]]:
         if _is_eventbridge(event):
             return EVENTBRIDGE, [_from_eventbridge(event, EVENTBRIDGE)]
     if _is_segment(event):
-        return DIRECT, [Incoming(DIRECT, event, _raw(event))]
+        return DIRECT, [Incoming(DIRECT, event, event)]
     return DIRECT, [
         Incoming(
-            DIRECT, None, _raw(event),
+            DIRECT, None, event,
             "envelope: expected a Segment message (with type and messageId), an EventBridge event "
             f"from a Segment partner source, or an SQS event; got {_describe(event)}",
         )

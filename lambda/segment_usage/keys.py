@@ -46,10 +46,6 @@ def group_sk(group_id: str) -> str:
     return "G#" + _bounded(group_id)
 
 
-def link_sk(anonymous_id: str) -> str:
-    return "L#" + _bounded(anonymous_id)
-
-
 def catalog_sk(call_type: str, name: str) -> str:
     return f"{call_type}#{name[:200]}"
 

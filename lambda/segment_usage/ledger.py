@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .item_size import KB, item_size
+from .item_size import KB, number_size
 from .keys import bucket_sk, day_shard
 from .messages import Message
 
@@ -78,7 +78,17 @@ class Bucket:
         )
 
     def size(self) -> int:
-        return item_size(self.to_item(self.version + 1))
+        """``item_size(self.to_item(self.version + 1))``, without building the item (hot path)."""
+        size = 2 + len(self.pk.encode("utf-8")) + 2 + len(self.sk) + 1
+        size += number_size(str(self.version + 1))
+        if self.hashes:
+            size += 1 + sum(map(len, self.hashes))
+        if self.usage:
+            size += 1 + 3
+            for trait, counts in self.usage.items():
+                size += 1 + len(trait.encode("utf-8")) + 3
+                size += sum(1 + number_size(str(n)) for n in counts)
+        return size
 
     def copy(self) -> Bucket:
         return Bucket(

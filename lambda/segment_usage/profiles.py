@@ -9,22 +9,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from .keys import PROFILE_SK, group_sk, link_sk, user_pk
+from .keys import PROFILE_SK, group_sk, user_pk
 from .messages import Message
 
 Key = tuple[str, str]
 
 
 def effect_keys(message: Message) -> list[Key]:
-    """The items (other than day buckets) a message changes."""
-    keys: list[Key] = []
+    """The items (other than day buckets) a message changes: its group, or its profile."""
     if message.type == "group" and message.group_id:
-        keys.append((user_pk(message.subject), group_sk(message.group_id)))
-    elif message.traits:
-        keys.append((user_pk(message.subject), PROFILE_SK))
-    if message.link_from and message.user_id:
-        keys.append((user_pk(message.user_id), link_sk(message.link_from)))
-    return keys
+        return [(user_pk(message.subject), group_sk(message.group_id))]
+    if message.traits or message.link_from:
+        return [(user_pk(message.subject), PROFILE_SK)]
+    return []
 
 
 def _merge_traits(stored: dict[str, Any], traits: dict[str, str], ts_ms: int) -> bool:
@@ -40,37 +37,42 @@ def _merge_traits(stored: dict[str, Any], traits: dict[str, str], ts_ms: int) ->
     return changed
 
 
+def _merge_link(links: dict[str, Any], anonymous_id: str, ts_ms: int) -> bool:
+    """Remember an anonymous id as this user's, with the earliest time it was linked."""
+    current = links.get(anonymous_id)
+    if current is not None and int(current["N"]) <= ts_ms:
+        return False
+    links[anonymous_id] = {"N": str(ts_ms)}
+    return True
+
+
 def apply(key: Key, item: dict[str, Any] | None, messages: list[Message]) -> dict[str, Any] | None:
-    """The item after applying ``messages`` to it, or None if nothing changes."""
+    """The item after applying ``messages`` to it, or None if nothing changes.
+
+    A profile (``sk`` PROFILE) holds ``t`` (trait -> [json, ts_ms]) and ``l`` (linked anonymous
+    id -> ts_ms), so an identify that also links costs one write. A group item holds ``t`` and
+    ``last_ms``.
+    """
     pk, sk = key
-    new = {k: v for k, v in (item or {}).items()}
-    changed = item is None
-    if sk.startswith("L#"):
-        if item is not None:
-            return None
-        first = min(messages, key=lambda m: m.ts_ms)
-        return {
-            "pk": {"S": pk},
-            "sk": {"S": sk},
-            "v": {"N": "1"},
-            "anonymous_id": {"S": first.link_from or ""},
-            "linked_ms": {"N": str(first.ts_ms)},
-        }
-    new.setdefault("pk", {"S": pk})
-    new.setdefault("sk", {"S": sk})
-    traits = {name: value for name, value in new.get("t", {}).get("M", {}).items()}
+    new = dict(item or {"pk": {"S": pk}, "sk": {"S": sk}})
+    traits = dict(new.get("t", {}).get("M", {}))
+    links = dict(new.get("l", {}).get("M", {}))
+    changed = False
     for message in messages:
         changed |= _merge_traits(traits, message.traits, message.ts_ms)
+        if message.link_from and sk == PROFILE_SK:
+            changed |= _merge_link(links, message.link_from, message.ts_ms)
         if sk.startswith("G#"):
             new.setdefault("group_id", {"S": message.group_id or ""})
-            last = int(new.get("last_ms", {"N": "0"})["N"])
-            if message.ts_ms > last:
+            if message.ts_ms > int(new.get("last_ms", {"N": "0"})["N"]):
                 new["last_ms"] = {"N": str(message.ts_ms)}
                 changed = True
     if not changed:
         return None
     new["t"] = {"M": traits}
-    new["v"] = {"N": str(int((item or {}).get("v", {"N": "0"})["N"]) + 1)}
+    if links:
+        new["l"] = {"M": links}
+    new["v"] = {"N": str(version(item) + 1)}
     return new
 
 

@@ -99,6 +99,7 @@ class Reader:
                     self._add_bucket(view, Bucket.from_item(item), window_start)
                 elif sk == PROFILE_SK:
                     self._merge_traits(view, item)
+                    pending += item.get("l", {}).get("M", {})
                 elif sk.startswith("G#"):
                     gid = item["group_id"]["S"]
                     traits = {
@@ -106,8 +107,6 @@ class Reader:
                         for k, v in item.get("t", {}).get("M", {}).items()
                     }
                     view.groups.setdefault(gid, {}).update(traits)
-                elif sk.startswith("L#"):
-                    pending.append(item["anonymous_id"]["S"])
         view.linked_ids.sort()
         return view
 

@@ -6,6 +6,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 USAGE_TYPES = ("track", "page", "screen")
@@ -33,6 +34,7 @@ def subject_name(message: dict[str, Any]) -> str | None:
     return message.get("name") or message.get("category") or None
 
 
+@lru_cache(maxsize=4096)  # event names repeat: compute each trait name once per container
 def default_trait(call_type: str, name: str | None) -> str:
     if call_type == "track":
         return snake_case(name or "")

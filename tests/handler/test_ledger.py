@@ -81,3 +81,12 @@ def test_remove_undoes_add() -> None:
     bucket.add(message)
     bucket.remove(message)
     assert bucket.to_item() == before
+
+
+def test_fast_size_equals_documented_size() -> None:
+    rng = random.Random(5)
+    bucket = Bucket(pk=user_pk("ü" * 50), day="2026-11-20", shard=3, index=12, version=99)
+    for i in range(60):
+        msg = sm.track(rng.choice(["A", "Bé", "c" * 90]), user_id="u", message_id=f"m{i}")
+        bucket.add(Message.from_valid(msg, Trackers(None)))
+        assert bucket.size() == item_size(bucket.to_item(bucket.version + 1))
