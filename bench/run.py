@@ -17,7 +17,9 @@ import logging
 import multiprocessing
 import os
 import platform
+import subprocess
 import sys
+import tempfile
 import time
 import traceback
 from datetime import UTC, datetime
@@ -109,10 +111,20 @@ def cold(cfg: dict[str, Any]) -> dict[str, Any]:
     from support.moto_server import aws_env, boto3_client, moto_server
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    with moto_server() as url:
+    python, interpreter = cold_init.lambda_like_python()
+    with moto_server() as url, tempfile.TemporaryDirectory() as tmp:
         table = "bench-cold-init"
         write_cost.create_handler_table(boto3_client("dynamodb", url), table)
-        return cold_init.measure(aws_env(url), table, runs=cfg["cold_runs"])
+        package_dir = None
+        if python != sys.executable:  # the zip for this machine's architecture, unpacked
+            zip_path = Path(tmp) / "package.zip"
+            build = [sys.executable, str(ROOT / "lambda" / "build_package.py"), "--arch", "x86_64"]
+            build += ["--runtime", f"python{cold_init.LAMBDA_PYTHON}", "--out", str(zip_path)]
+            subprocess.run(build, check=True, capture_output=True)
+            package_dir = cold_init.unpack(zip_path, Path(tmp) / "task")
+        return cold_init.measure(
+            aws_env(url), table, cfg["cold_runs"], python, package_dir, interpreter
+        )
 
 
 def guarded(name: str, fn: Any, *args: Any) -> dict[str, Any]:
@@ -328,6 +340,7 @@ def render(results: dict[str, Any]) -> str:
     add("")
     init = results["cold_init"]
     add(f"3. Cold init, fresh interpreter (median of {init.get('runs', '?')} runs)")
+    add(f"  interpreter: {init.get('interpreter', '?')}")
     if "error" in init:
         add(f"  ERROR {init['error']}")
     else:
