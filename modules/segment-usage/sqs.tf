@@ -82,16 +82,6 @@ resource "aws_sqs_queue" "buffer" {
   }
 }
 
-resource "aws_sqs_queue_redrive_allow_policy" "buffer_dlq" {
-  count = local.buffer_enabled ? 1 : 0
-
-  queue_url = aws_sqs_queue.buffer_dlq[0].id
-  redrive_allow_policy = jsonencode({
-    redrivePermission = "byQueue"
-    sourceQueueArns   = [aws_sqs_queue.buffer[0].arn]
-  })
-}
-
 data "aws_iam_policy_document" "buffer" {
   count = local.buffer_enabled ? 1 : 0
 

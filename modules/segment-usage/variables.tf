@@ -220,7 +220,7 @@ variable "segment_external_ids" {
   default     = []
 
   validation {
-    condition     = alltrue([for id in var.segment_external_ids : can(regex("^[A-Za-z0-9+=,.@:/_-]{2,1224}$", id))])
+    condition     = alltrue([for id in var.segment_external_ids : length(id) >= 2 && length(id) <= 1224 && can(regex("^[A-Za-z0-9+=,.@:/_-]+$", id))])
     error_message = "Each external ID must be 2-1224 characters of letters, digits and + = , . @ : / _ -."
   }
   validation {

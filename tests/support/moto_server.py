@@ -27,11 +27,83 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+_PATCHED = False
+
+
+def patch_moto_partner_bus_names() -> None:
+    """Work around moto 5.x bugs with event bus names that contain "/" (every partner bus does).
+
+    1. ``EventsBackend._normalize_event_bus_arn`` keeps only the text after the last "/" of an
+       ``EventBusName`` (meant to turn an ARN into a name), so PutRule, PutTargets, DescribeRule,
+       ListTargetsByRule, PutEvents ... on the bus ``aws.partner/segment.com/<id>`` look for a bus
+       called "<id>" and answer ResourceNotFoundException.
+    2. ``tag_resource``/``untag_resource``/``list_tags_for_resource`` do the same with the bus ARN,
+       which the AWS provider calls on every read of aws_cloudwatch_event_bus.
+
+    AWS accepts the full name (and the ARN) in both places. The patch resolves an existing bus by
+    its whole name or by the part of its ARN after ``:event-bus/`` and leaves every other case to
+    moto. The server runs in this process (ThreadedMotoServer), so patching the backend class is
+    enough. Neither the module nor any example changes for it.
+    """
+    global _PATCHED
+    if _PATCHED:
+        return
+    from moto.events.models import EventsBackend
+
+    def bus_name(arn: str) -> str | None:
+        marker = ":event-bus/"
+        return arn.split(marker, 1)[1] if marker in arn else None
+
+    original_normalize = EventsBackend._normalize_event_bus_arn
+
+    def normalize_event_bus_arn(self: Any, event_bus_arn: str | None) -> str:
+        if event_bus_arn is not None:
+            name = bus_name(event_bus_arn) or event_bus_arn
+            if name in self.event_buses:
+                return name
+        return original_normalize(self, event_bus_arn)
+
+    original_list = EventsBackend.list_tags_for_resource
+    original_tag = EventsBackend.tag_resource
+    original_untag = EventsBackend.untag_resource
+
+    def list_tags_for_resource(self: Any, arn: str) -> Any:
+        name = bus_name(arn)
+        if name is not None and name in self.event_buses:
+            return self.tagger.list_tags_for_resource(self.event_buses[name].arn)
+        return original_list(self, arn)
+
+    def tag_resource(self: Any, arn: str, tags: Any) -> None:
+        name = bus_name(arn)
+        if name is not None and name in self.event_buses:
+            tag_list = (
+                self.tagger.convert_dict_to_tags_input(tags) if isinstance(tags, dict) else tags
+            )
+            self.tagger.tag_resource(self.event_buses[name].arn, tag_list)
+            return
+        original_tag(self, arn, tags)
+
+    def untag_resource(self: Any, arn: str, tag_keys: list[str]) -> None:
+        name = bus_name(arn)
+        if name is not None and name in self.event_buses:
+            self.tagger.untag_resource_using_names(self.event_buses[name].arn, tag_keys)
+            return
+        original_untag(self, arn, tag_keys)
+
+    EventsBackend._normalize_event_bus_arn = normalize_event_bus_arn  # type: ignore[method-assign]
+    EventsBackend.list_tags_for_resource = list_tags_for_resource  # type: ignore[method-assign]
+    EventsBackend.tag_resource = tag_resource  # type: ignore[method-assign]
+    EventsBackend.untag_resource = untag_resource  # type: ignore[method-assign]
+    _PATCHED = True
+
+
 @contextmanager
 def moto_server(port: int | None = None) -> Iterator[str]:
     """Start a ThreadedMotoServer on a free loopback port; yield its URL; stop it."""
     # Imported late so modules that only need the helpers below do not require moto.
     from moto.server import ThreadedMotoServer
+
+    patch_moto_partner_bus_names()
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port or free_port(), verbose=False)
     server.start()

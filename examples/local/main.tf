@@ -1,0 +1,103 @@
+# Both delivery paths on a local emulator: the Segment role for the Amazon Lambda destination, and the
+# EventBridge partner bus with a Lambda-direct rule, an SQS-buffered rule, and an extra SQS target
+# that shows selective routing (the demo reads what reached it).
+#
+# moto cannot run a Lambda target (that needs Docker), so the Lambda-direct rule also copies its
+# events to a mirror queue: the demo hands each one to the handler exactly as the target would.
+
+module "segment_usage" {
+  source = "../../modules/segment-usage"
+
+  name        = "segment-usage"
+  environment = var.environment
+  tags        = { Example = "local" }
+
+  lambda = {
+    architecture = var.lambda_architecture
+    runtime      = var.lambda_runtime
+    package_path = var.lambda_package_path
+  }
+
+  segment_lambda_destination = { enabled = true }
+  segment_external_ids       = var.segment_external_ids
+
+  tracking_plan      = var.tracking_plan
+  tracking_plan_mode = var.tracking_plan_mode
+
+  eventbridge = {
+    enabled           = true
+    segment_source_id = var.segment_source_id
+    rules = {
+      # Everything but track calls goes straight to the function.
+      direct = {
+        description   = "identify, page, screen, group and alias calls to the handler"
+        detail_types  = ["identify", "page", "screen", "group", "alias"]
+        target        = "lambda"
+        extra_targets = [aws_sqs_queue.direct_rule_mirror.arn]
+      }
+      # Track calls are buffered in SQS and processed in batches; a copy also goes to the extra queue.
+      track = {
+        description   = "track calls through the SQS buffer, copied to the extra queue"
+        detail_types  = ["track"]
+        target        = "sqs"
+        extra_targets = [aws_sqs_queue.extra.arn]
+      }
+    }
+  }
+
+  sqs_buffer = {
+    batch_size                         = 10
+    maximum_batching_window_in_seconds = 1
+  }
+
+  dynamodb = {
+    deletion_protection = false
+  }
+}
+
+# Selective routing: a queue of the caller's own that receives the same track events.
+resource "aws_sqs_queue" "extra" {
+  name                    = "segment-usage-${var.environment}-extra-target"
+  sqs_managed_sse_enabled = true
+}
+
+# The emulator's stand-in for the Lambda target of the "direct" rule (see the top of this file).
+resource "aws_sqs_queue" "direct_rule_mirror" {
+  name                    = "segment-usage-${var.environment}-direct-rule-mirror"
+  sqs_managed_sse_enabled = true
+}
+
+locals {
+  # Queue of the caller's -> the rule allowed to send to it.
+  caller_queues = {
+    extra              = { arn = aws_sqs_queue.extra.arn, url = aws_sqs_queue.extra.id, rule = "track" }
+    direct_rule_mirror = { arn = aws_sqs_queue.direct_rule_mirror.arn, url = aws_sqs_queue.direct_rule_mirror.id, rule = "direct" }
+  }
+}
+
+data "aws_iam_policy_document" "caller_queue" {
+  for_each = local.caller_queues
+
+  statement {
+    actions   = ["sqs:SendMessage"]
+    resources = [each.value.arn]
+
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com"]
+    }
+
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values   = [module.segment_usage.rule_arns[each.value.rule]]
+    }
+  }
+}
+
+resource "aws_sqs_queue_policy" "caller_queue" {
+  for_each = local.caller_queues
+
+  queue_url = each.value.url
+  policy    = data.aws_iam_policy_document.caller_queue[each.key].json
+}
