@@ -33,14 +33,14 @@ module "segment_usage" {
         description   = "identify, page, screen, group and alias calls to the handler"
         detail_types  = ["identify", "page", "screen", "group", "alias"]
         target        = "lambda"
-        extra_targets = [aws_sqs_queue.direct_rule_mirror.arn]
+        extra_targets = [local.direct_rule_mirror_arn]
       }
       # Track calls are buffered in SQS and processed in batches; a copy also goes to the extra queue.
       track = {
         description   = "track calls through the SQS buffer, copied to the extra queue"
         detail_types  = ["track"]
         target        = "sqs"
-        extra_targets = [aws_sqs_queue.extra.arn]
+        extra_targets = [local.extra_queue_arn]
       }
     }
   }
@@ -55,15 +55,27 @@ module "segment_usage" {
   }
 }
 
+data "aws_caller_identity" "current" {}
+
+locals {
+  queue_arn_prefix              = "arn:aws:sqs:${var.region}:${data.aws_caller_identity.current.account_id}"
+  extra_queue_name              = "segment-usage-${var.environment}-extra-target"
+  direct_rule_mirror_queue_name = "segment-usage-${var.environment}-direct-rule-mirror"
+  # ARNs built from the names rather than taken from the aws_sqs_queue resources: the provider spends
+  # ~25 s confirming each new queue, and the module's own queues need not wait for these.
+  extra_queue_arn        = "${local.queue_arn_prefix}:${local.extra_queue_name}"
+  direct_rule_mirror_arn = "${local.queue_arn_prefix}:${local.direct_rule_mirror_queue_name}"
+}
+
 # Selective routing: a queue of the caller's own that receives the same track events.
 resource "aws_sqs_queue" "extra" {
-  name                    = "segment-usage-${var.environment}-extra-target"
+  name                    = local.extra_queue_name
   sqs_managed_sse_enabled = true
 }
 
 # The emulator's stand-in for the Lambda target of the "direct" rule (see the top of this file).
 resource "aws_sqs_queue" "direct_rule_mirror" {
-  name                    = "segment-usage-${var.environment}-direct-rule-mirror"
+  name                    = local.direct_rule_mirror_queue_name
   sqs_managed_sse_enabled = true
 }
 
