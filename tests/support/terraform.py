@@ -16,6 +16,7 @@ bounded search of the usual plugin locations.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -219,7 +220,16 @@ class Workspace:
         return run_terraform(list(args), self.root, self.env, ok_codes)
 
     def init(self) -> str:
-        return self.run("init", "-backend=false", "-input=false", "-no-color").stdout
+        # The shared plugin cache is not safe for concurrent inits (tests init several examples
+        # in parallel, the demo may run beside them): one init at a time per cache.
+        cache = Path(self.env.get("TF_PLUGIN_CACHE_DIR", TF_HOME / "plugin-cache"))
+        cache.mkdir(parents=True, exist_ok=True)
+        with (cache.parent / "init.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                return self.run("init", "-backend=false", "-input=false", "-no-color").stdout
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     def validate(self) -> dict[str, Any]:
         proc = self.run("validate", "-json", "-no-color", ok_codes=(0, 1))
