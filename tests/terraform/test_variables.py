@@ -1,0 +1,267 @@
+"""Input validation: plans of root modules that call the module with bad (and good) inputs.
+
+All invalid cases are module blocks of one root module, planned once against a moto server (only
+the caller identity, region and partition data sources talk to it): Terraform reports every
+failed validation and precondition, each naming its module block. The valid case is planned
+beside it and its planned values are checked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import textwrap
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from support.terraform import REPO_ROOT, run_terraform, terraform_env
+from support.tf_overrides import provider_block
+
+pytestmark = pytest.mark.terraform
+
+PLAN_TEXT = '{"rules":{"events":[{"name":"Signed Up"}]}}'
+
+# name -> (extra module arguments in HCL, expected error text or None for a valid plan)
+CASES: dict[str, tuple[str, str | None]] = {
+    "empty_external_ids": (
+        "segment_external_ids = []",
+        "segment_external_ids must list at least one external ID",
+    ),
+    "duplicate_external_ids": (
+        'segment_external_ids = ["a1", "a1"]',
+        "must not repeat a value",
+    ),
+    "rule_name_over_64": (
+        """
+        name                 = "segment-usage-platform"
+        environment          = "production12"
+        segment_external_ids = ["ws"]
+        eventbridge = {
+          enabled           = true
+          segment_source_id = "src123"
+          rules             = { "a-very-long-rule-key-for-all-track-calls" = {} }
+        }
+        """,
+        "must be at most 64 characters without '/'",
+    ),
+    "rule_key_with_slash": (
+        """
+        segment_external_ids = ["ws"]
+        eventbridge = {
+          enabled           = true
+          segment_source_id = "src123"
+          rules             = { "segment.com/all" = {} }
+        }
+        """,
+        "rule name, which may not contain /",
+    ),
+    "eventbridge_without_source": (
+        'segment_external_ids = ["ws"]\neventbridge = { enabled = true }',
+        "segment_source_id is required when eventbridge.enabled",
+    ),
+    "bad_extra_target": (
+        """
+        segment_external_ids = ["ws"]
+        eventbridge = {
+          enabled           = true
+          segment_source_id = "src123"
+          rules = { all = { extra_targets = ["arn:aws:lambda:us-east-1:123456789012:function:x"] } }
+        }
+        """,
+        "must be SQS queue or SNS topic ARNs",
+    ),
+    "timeout_over_segment_limit": (
+        'segment_external_ids = ["ws"]\nlambda = { timeout = 5, package_path = var.zip }',
+        "Segment gives up on an invocation after 5 seconds",
+    ),
+    "bad_tracker_type": (
+        'segment_external_ids = ["ws"]\ntrackers = [{ type = "identify", name = "x" }]',
+        "Every tracker type must be track, page or screen",
+    ),
+    "bad_tracker_trait": (
+        'segment_external_ids = ["ws"]\ntrackers = [{ type = "track", name = "x", trait = "Bad" }]',
+        "A tracker trait must match",
+    ),
+    "tracking_plan_not_object": (
+        'segment_external_ids = ["ws"]\ntracking_plan = "[1, 2]"',
+        "tracking_plan must be a JSON object",
+    ),
+    "bad_principal": (
+        'segment_external_ids = ["ws"]\nsegment_principal_arn = "595280932656"',
+        "segment_principal_arn must be an IAM role ARN",
+    ),
+    "bad_log_retention": (
+        'segment_external_ids = ["ws"]\nlogs = { retention_in_days = 31 }',
+        "logs.retention_in_days must be one of",
+    ),
+    "bad_environment": (
+        'environment = "Prod_1"\nsegment_external_ids = ["ws"]',
+        "environment must be 1-12 lower-case letters",
+    ),
+    "visibility_timeout_too_short": (
+        """
+        segment_external_ids = ["ws"]
+        sqs_buffer = { visibility_timeout_seconds = 10 }
+        eventbridge = {
+          enabled           = true
+          segment_source_id = "src123"
+          rules             = { track = { detail_types = ["track"], target = "sqs" } }
+        }
+        """,
+        "at least 6 times lambda.timeout",
+    ),
+    "valid_everything": (
+        f"""
+        segment_external_ids = ["ws-1", "src-2"]
+        trackers = [
+          {{ type = "track", name = "Signed Up" }},
+          {{ type = "screen", name = "Home", trait = "home_views" }},
+        ]
+        tracking_plan      = {json.dumps(PLAN_TEXT)}
+        tracking_plan_mode = "block"
+        eventbridge = {{
+          enabled           = true
+          segment_source_id = "src123"
+          rules = {{
+            direct = {{ detail_types = ["identify"] }}
+            track  = {{ detail_types = ["track"], events = ["Signed Up"], target = "sqs" }}
+          }}
+        }}
+        """,
+        None,
+    ),
+}
+
+
+def module_block(case: str, body: str) -> str:
+    arguments = textwrap.dedent(body).strip()
+    if not any(line.strip().startswith("environment") for line in arguments.splitlines()):
+        arguments = 'environment = "test"\n' + arguments
+    if "lambda =" not in arguments:
+        arguments += "\nlambda = { package_path = var.zip }"
+    return (
+        f'module "{case}" {{\n'
+        f'  source = "{REPO_ROOT / "modules" / "segment-usage"}"\n'
+        + textwrap.indent(arguments, "  ")
+        + "\n}\n"
+    )
+
+
+def root_module(cases: list[str], endpoint: str) -> str:
+    provider = provider_block(endpoint).replace(
+        'provider "aws" {', 'provider "aws" {\n  region = "us-east-1"'
+    )
+    return (
+        provider
+        + 'variable "zip" {\n  type = string\n}\n\n'
+        + "\n".join(module_block(case, CASES[case][0]) for case in cases)
+    )
+
+
+def run_root(
+    cases: list[str], root: Path, endpoint: str, zip_path: Path
+) -> tuple[int, str, dict[str, Any]]:
+    """Plan one root module holding a module block per case; Terraform reports every failure."""
+    root.mkdir(parents=True)
+    (root / "main.tf").write_text(root_module(cases, endpoint))
+    env = terraform_env()
+    run_terraform(["init", "-backend=false", "-input=false", "-no-color"], root, env)
+    proc = run_terraform(
+        ["plan", "-input=false", "-no-color", "-out=case.tfplan", f"-var=zip={zip_path}"],
+        root,
+        env,
+        ok_codes=(0, 1),
+    )
+    plan: dict[str, Any] = {}
+    if proc.returncode == 0:
+        plan = json.loads(run_terraform(["show", "-json", "case.tfplan"], root, env).stdout)
+    return proc.returncode, proc.stdout + proc.stderr, plan
+
+
+INVALID = [c for c, (_, err) in CASES.items() if err is not None]
+# Checked by resource preconditions, which Terraform evaluates only once every variable is valid:
+# planned in a root of their own.
+PRECONDITIONS = ["empty_external_ids", "rule_name_over_64", "visibility_timeout_too_short"]
+VARIABLES = [c for c in INVALID if c not in PRECONDITIONS]
+
+
+@pytest.fixture(scope="module")
+def results(
+    terraform_ready: Path,
+    tf_moto_url: str,
+    lambda_zip: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> dict[str, tuple[int, str, dict[str, Any]]]:
+    base = tmp_path_factory.mktemp("variables")
+    roots = {
+        "variables": VARIABLES,
+        "preconditions": PRECONDITIONS,
+        "valid_everything": ["valid_everything"],
+    }
+    with ThreadPoolExecutor(max_workers=len(roots)) as pool:
+        futures = {
+            key: pool.submit(run_root, cases, base / key, tf_moto_url, lambda_zip)
+            for key, cases in roots.items()
+        }
+        return {key: future.result() for key, future in futures.items()}
+
+
+@pytest.mark.parametrize("case", INVALID)
+def test_invalid_input_is_rejected(results: dict[str, Any], case: str) -> None:
+    code, output, _ = results["preconditions" if case in PRECONDITIONS else "variables"]
+    expected = CASES[case][1]
+    assert code == 1, "the plan of invalid inputs succeeded"
+    diagnostics = [" ".join(d.split()) for d in output.split("Error: ")[1:]]
+    if case in VARIABLES:
+        # A variable's diagnostic names its module block: in module "<case>".
+        diagnostics = [d for d in diagnostics if f'module "{case}"' in d]
+    # (A precondition's names the resource inside the module; each case's message is distinct.)
+    assert any(expected in d for d in diagnostics), output
+
+
+def test_valid_inputs_plan_the_promised_function(results: dict[str, Any]) -> None:
+    code, output, plan = results["valid_everything"]
+    assert code == 0, output
+    resources = {
+        r["address"].replace("module.valid_everything.", "module.segment_usage."): r
+        for r in plan["planned_values"]["root_module"]["child_modules"][0]["resources"]
+    }
+    function = resources["module.segment_usage.aws_lambda_function.this"]["values"]
+    (env,) = function["environment"]
+    variables = env["variables"]
+    assert json.loads(variables["SEGMENT_USAGE_TRACKERS"]) == [
+        {"type": "track", "name": "Signed Up"},
+        {"type": "screen", "name": "Home", "trait": "home_views"},
+    ]
+    assert (
+        variables["SEGMENT_USAGE_TRACKING_PLAN_SHA256"]
+        == hashlib.sha256(PLAN_TEXT.encode()).hexdigest()
+    )
+    assert variables["SEGMENT_USAGE_TRACKING_PLAN_MODE"] == "block"
+    assert "SEGMENT_USAGE_TRACKING_PLAN" not in variables  # the plan itself lives in the table
+    assert function["timeout"] == 3
+    assert function["architectures"] == ["arm64"]
+    assert function["runtime"] == "python3.13"
+    item = json.loads(
+        resources["module.segment_usage.aws_dynamodb_table_item.tracking_plan[0]"]["values"]["item"]
+    )
+    assert item["pk"] == {"S": "CONFIG"} and item["sk"] == {"S": "TRACKING_PLAN"}
+    assert item["plan"] == {"S": PLAN_TEXT}
+    rule = resources['module.segment_usage.aws_cloudwatch_event_rule.this["track"]']["values"]
+    assert rule["name"] == "segment-usage-test-track"
+    assert json.loads(rule["event_pattern"]) == {
+        "source": ["aws.partner/segment.com/src123"],
+        "detail-type": ["track"],
+        "detail": {"event": ["Signed Up"]},
+    }
+    bus = resources["module.segment_usage.aws_cloudwatch_event_bus.segment[0]"]["values"]
+    assert bus["name"] == bus["event_source_name"] == "aws.partner/segment.com/src123"
+    role = resources["module.segment_usage.aws_iam_role.segment[0]"]["values"]
+    assert role["name"] == "segment-usage-test-us-east-1-segment"
+    for address, resource in resources.items():
+        values = resource.get("values", {})
+        if "tags" in values and resource["mode"] == "managed":
+            assert values["tags"].get("Module") == "segment-usage", address
