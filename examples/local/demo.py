@@ -1,0 +1,327 @@
+#!/usr/bin/env python3
+"""``make demo``: the whole product on a local AWS emulator, no AWS account needed.
+
+1. builds the Lambda zip, starts moto's server on 127.0.0.1 and ``terraform apply``s this example
+   with the real hashicorp/aws provider;
+2. prints what to paste into Segment and the partner bus name;
+3. sends a realistic session by both paths: directly to the handler, as Segment's Amazon Lambda
+   destination invokes it, with the environment Terraform gave the function; and as partner
+   events on the bus, draining what the rules delivered to SQS into the handler the way the event
+   source mapping (buffer queue) and the Lambda target (mirror queue) would;
+4. prints usage and identify traits, the event catalog, the rejection and the duplicates ignored;
+5. destroys everything and stops the emulator, also when interrupted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+sys.path[:0] = [str(REPO / "tests"), str(HERE)]
+
+import session as demo_session  # noqa: E402
+
+from segment_usage.config import Settings  # noqa: E402
+from segment_usage.handler import Runtime  # noqa: E402
+from segment_usage.reader import Reader  # noqa: E402
+from support.moto_server import (  # noqa: E402
+    aws_env,
+    boto3_client,
+    create_segment_partner_source,
+    moto_server,
+)
+from support.moto_without_lambda_runs import never_run_lambdas  # noqa: E402
+from support.terraform import Workspace  # noqa: E402
+
+ARCH, RUNTIME = "x86_64", "python3.12"
+SOURCE_ID = "qSg3xMpL9a"
+PATHS = ("direct", "eventbridge")
+
+
+@dataclass
+class PathResult:
+    counts: Counter[str] = field(default_factory=Counter)
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    invocations: int = 0
+
+
+@dataclass
+class DemoResult:
+    settings: dict[str, Any]
+    event_bus_name: str
+    paths: dict[str, PathResult]
+    catalog: list[dict[str, Any]]
+    rejected: list[dict[str, Any]]
+    extra_target_messages: int
+
+
+class Progress:
+    def __init__(self, out: TextIO) -> None:
+        self.out, self.start = out, time.monotonic()
+
+    def step(self, text: str) -> None:
+        self.out.write(f"[{time.monotonic() - self.start:5.1f}s] {text}\n")
+        self.out.flush()
+
+
+def build_package() -> Path:
+    zip_path = REPO / "dist" / f"segment-usage-{ARCH}-{RUNTIME}.zip"
+    command = [
+        sys.executable,
+        str(REPO / "lambda" / "build_package.py"),
+        "--arch",
+        ARCH,
+        "--runtime",
+        RUNTIME,
+    ]
+    subprocess.run([*command, "--out", str(zip_path)], check=True, capture_output=True, text=True)
+    return zip_path
+
+
+def invoke(runtime: Runtime, event: Any, result: PathResult) -> Any:
+    """Invoke the handler as Lambda would, tallying the counts from its one summary log line."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        response = runtime.handle(event)
+    summary = json.loads(out.getvalue().splitlines()[0])
+    result.counts.update({k: summary[k] for k in ("accepted", "duplicate", "rejected", "failed")})
+    result.invocations += 1
+    return response
+
+
+def drain(sqs: Any, queue_url: str, handle: Any) -> int:
+    """Receive until the queue is empty; delete what the handler did not report as failed."""
+    drained = 0
+    while True:
+        got = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+        messages = got.get("Messages", [])
+        if not messages:
+            return drained
+        failed = handle(messages)
+        done = [m for m in messages if m["MessageId"] not in failed]
+        if done:
+            sqs.delete_message_batch(
+                QueueUrl=queue_url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)
+                ],
+            )
+        drained += len(messages)
+
+
+def as_sqs_event(messages: list[dict[str, Any]], queue_arn: str, region: str) -> dict[str, Any]:
+    """The event an SQS event source mapping hands the function for one batch."""
+    return {
+        "Records": [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": m.get("Attributes", {}),
+                "messageAttributes": {},
+                "md5OfBody": m["MD5OfBody"],
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": region,
+            }
+            for m in messages
+        ]
+    }
+
+
+def send_eventbridge(
+    url: str, outputs: dict[str, Any], runtime: Runtime, session: Any, result: PathResult
+) -> int:
+    region = outputs["region"]
+    events, sqs = boto3_client("events", url, region), boto3_client("sqs", url, region)
+    source = f"aws.partner/segment.com/{SOURCE_ID}"
+    for start in range(0, len(session.messages), 10):  # PutEvents takes 10 entries a call
+        entries = [
+            {
+                "EventBusName": outputs["event_bus_name"],
+                "Source": source,
+                "DetailType": str(message.get("type")),
+                "Detail": json.dumps(message),
+                "Resources": [f"identifiedUser/{message['userId']}"]
+                if message.get("userId")
+                else [],
+            }
+            for message in session.messages[start : start + 10]
+        ]
+        response = events.put_events(Entries=entries)
+        if response.get("FailedEntryCount"):
+            raise RuntimeError(f"PutEvents failed: {response['Entries']}")
+    buffer_arn = sqs.get_queue_attributes(
+        QueueUrl=outputs["buffer_queue_url"], AttributeNames=["QueueArn"]
+    )
+    buffer_arn = buffer_arn["Attributes"]["QueueArn"]
+
+    def buffered(batch: list[dict[str, Any]]) -> set[str]:  # the event source mapping
+        response = invoke(runtime, as_sqs_event(batch, buffer_arn, region), result)
+        return {f["itemIdentifier"] for f in response["batchItemFailures"]}
+
+    def lambda_target(batch: list[dict[str, Any]]) -> set[str]:  # the rule's Lambda target
+        for message in batch:
+            invoke(runtime, json.loads(message["Body"]), result)
+        return set()
+
+    drain(sqs, outputs["buffer_queue_url"], buffered)
+    drain(sqs, outputs["direct_rule_mirror_queue_url"], lambda_target)
+    return drain(sqs, outputs["extra_target_queue_url"], lambda batch: set())
+
+
+def print_results(result: DemoResult, out: TextIO) -> None:
+    w = out.write
+    for path in PATHS:
+        pr = result.paths[path]
+        w(f"\n=== {path} path: {pr.invocations} invocations, {pr.counts['accepted']} recorded, "
+          f"{pr.counts['duplicate']} duplicates ignored, {pr.counts['rejected']} rejected, "
+          f"{pr.counts['failed']} failed ===\n")  # fmt: skip
+        for user_id, view in pr.users.items():
+            linked = (
+                f" (linked anonymous ids: {', '.join(view['linkedIds'])})"
+                if view["linkedIds"]
+                else ""
+            )
+            w(f"\nuser {user_id}{linked}\n")
+            w(f"  {'usage trait':<20} {'count':>5}  {'first seen':<24} {'last seen':<24} ")
+            w(f"{'7d':>3} {'30d':>4}\n")
+            for name, t in view["usage"].items():
+                w(f"  {name:<20} {t['count']:>5}  {t['first_seen']:<24} {t['last_seen']:<24} "
+                  f"{t['last_7_days']:>3} {t['last_30_days']:>4}\n")  # fmt: skip
+            w(
+                "  identify traits: "
+                + ", ".join(f"{k}={json.dumps(v)}" for k, v in view["traits"].items())
+                + "\n"
+            )
+            for group_id, traits in view["groups"].items():
+                w(f"  group {group_id}: {json.dumps(traits)}\n")
+    w("\n=== event catalog (both paths) ===\n")
+    for entry in result.catalog:
+        w(f"  {entry['type']:<7} {entry['name'] or '(unnamed)':<18} count {entry['count']:>3}  "
+          f"last seen {entry['last_seen']}  -> trait {entry['trait']}\n")  # fmt: skip
+    w("\n=== rejected (kept for replay: segment-usage rejected) ===\n")
+    for row in result.rejected:
+        w(f"  {row['path']:<11} {row['kind']:<8} {row['messageId']}: {'; '.join(row['reasons'])}\n")
+    routed = result.extra_target_messages
+    w(f"\nselective routing: the extra SQS target on the track rule received {routed} events\n")
+
+
+def run_demo(out: TextIO = sys.stdout, now: datetime | None = None) -> DemoResult:
+    now = now or datetime.now(UTC)
+    progress = Progress(out)
+    progress.step(f"building the Lambda package ({ARCH}, {RUNTIME})")
+    zip_path = build_package()
+    never_run_lambdas()  # moto cannot run a Lambda: the demo plays the target and the mapping
+    with moto_server() as url:
+        progress.step(f"moto server listening on {url}")
+        create_segment_partner_source(url, SOURCE_ID)  # what Segment does on its first event
+        variables = {
+            "aws_endpoint": url,
+            "lambda_package_path": str(zip_path),
+            "segment_source_id": SOURCE_ID,
+        }
+        with Workspace.copy_of(HERE) as ws:
+            progress.step("terraform init (provider from the local mirror)")
+            ws.init()
+            progress.step("terraform apply examples/local")
+            try:
+                ws.apply(variables)
+                outputs = ws.outputs()
+                return _exercise(url, outputs, now, progress, out)
+            finally:
+                progress.step("terraform destroy")
+                ws.destroy(variables)
+                progress.step("emulator stopped, everything destroyed")
+
+
+def _exercise(
+    url: str, outputs: dict[str, Any], now: datetime, progress: Progress, out: TextIO
+) -> DemoResult:
+    settings = outputs["segment_lambda_destination_settings"]
+    out.write("\nPaste into Segment's Amazon Lambda destination:\n")
+    for label, key in (("Region", "region"), ("Role Address", "role_address"),
+                       ("Lambda", "lambda_arn"), ("External ID", "external_id")):  # fmt: skip
+        out.write(f"  {label:<13} {settings[key]}\n")
+    out.write(f"Amazon EventBridge destination: partner event bus {outputs['event_bus_name']}\n\n")
+
+    lam = boto3_client("lambda", url, outputs["region"])
+    env = lam.get_function_configuration(FunctionName=outputs["function_name"])["Environment"][
+        "Variables"
+    ]
+    progress.step(f"handler environment read back from the function: {sorted(env)}")
+    with _environment(aws_env(url, outputs["region"])):
+        runtime = Runtime(Settings.from_env(env), boto3_client("dynamodb", url, outputs["region"]))
+        paths = {path: PathResult() for path in PATHS}
+        direct = demo_session.build("direct", now)
+        progress.step(f"direct path: invoking the handler with {len(direct.messages)} raw messages")
+        for message in direct.messages:
+            invoke(runtime, message, paths["direct"])
+        bridged = demo_session.build("eventbridge", now)
+        progress.step(
+            f"EventBridge path: PutEvents of {len(bridged.messages)} messages, draining SQS"
+        )
+        extra = send_eventbridge(url, outputs, runtime, bridged, paths["eventbridge"])
+        reader = Reader(runtime.store.client, env["SEGMENT_USAGE_TABLE"])
+        for path, session in (("direct", direct), ("eventbridge", bridged)):
+            paths[path].users = {
+                u: reader.user(u, today=now.date()).as_dict() for u in session.users
+            }
+        result = DemoResult(
+            settings=settings,
+            event_bus_name=outputs["event_bus_name"],
+            paths=paths,
+            catalog=reader.events(),
+            rejected=reader.rejected(),
+            extra_target_messages=extra,
+        )
+    print_results(result, out)
+    return result
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]):
+    import os
+
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def main() -> int:
+    import logging
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    # A terminating signal unwinds like Ctrl-C, so the finally blocks destroy and stop the emulator.
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    started = time.monotonic()
+    try:
+        run_demo()
+    except KeyboardInterrupt:
+        print("interrupted: resources destroyed and emulator stopped", file=sys.stderr)
+        return 130
+    print(f"\ndemo finished in {time.monotonic() - started:.0f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
