@@ -9,6 +9,8 @@ PY := $(VENV)/bin/python
 CHECKOV_VENV := .venv-checkov
 ARCH ?= arm64
 RUNTIME ?= python3.13
+# Parallel pytest workers: most of the Terraform tests' time is the provider waiting, not CPU.
+TEST_WORKERS ?= 3
 
 .PHONY: help venv test lint fmt checkov package demo bench clean
 
@@ -44,7 +46,7 @@ package: $(VENV)/.installed ## Build dist/segment-usage-$(ARCH)-$(RUNTIME).zip (
 	$(PY) lambda/build_package.py --arch $(ARCH) --runtime $(RUNTIME)
 
 test: venv lint ## Everything: unit, property, Terraform apply against moto, checkov, end to end
-	CHECKOV_BIN=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov $(PY) -m pytest
+	CHECKOV_BIN=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 demo: $(VENV)/.installed ## The whole product on a local AWS emulator, no account needed
 	$(PY) examples/local/demo.py

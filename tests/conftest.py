@@ -17,6 +17,23 @@ from support.tables import create_table
 
 _names = itertools.count()
 
+# These files take minutes, mostly waiting on the AWS provider's SQS waiters: collected first, so
+# that `make test`'s workers (pytest-xdist, --dist loadfile) start them at once.
+SLOW_FIRST = (
+    "terraform/test_examples_apply.py",
+    "test_end_to_end.py",
+    "handler/test_properties.py",
+    "test_bench_smoke.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        path = item.path.as_posix()
+        return next((i for i, s in enumerate(SLOW_FIRST) if path.endswith(s)), len(SLOW_FIRST))
+
+    items.sort(key=rank)  # stable: the order within a file is kept
+
 
 @pytest.fixture(scope="session")
 def moto_url() -> Iterator[str]:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import sys
 import zipfile
@@ -61,8 +59,18 @@ def test_contents_are_lean_and_normalised(x86_312: Path) -> None:
     tops = {n.split("/")[0].lower() for n in names}
     for banned in ("boto3", "botocore", "s3transfer", "bin"):
         assert not any(t == banned or t.startswith(f"{banned}-") for t in tops), banned
+    pycs = [n for n in names if n.endswith((".pyc", ".pyo"))]
+    for name in pycs:  # bytecode only for the runtime's CPython, next to its source
+        assert name.endswith(".cpython-312.pyc") and "/__pycache__/" in f"/{name}", name
+        source = name.replace("__pycache__/", "").replace(".cpython-312.pyc", ".py")
+        assert source in names, name
+    if build_package.runtime_python("python3.12") is not None:
+        assert "segment_usage/__pycache__/handler.cpython-312.pyc" in names
+        assert "jsonschema/__pycache__/validators.cpython-312.pyc" in names
     for name in names:
-        assert "__pycache__" not in name and not name.endswith((".pyc", ".pyo")), name
+        top, *rest = name.split("/")
+        if top != "segment_usage":  # dependencies' own test suites and benchmarks are dropped
+            assert not {"tests", "benchmarks"} & set(rest[:-1]), name
         assert not name.endswith((".dist-info/RECORD", ".dist-info/INSTALLER")), name
         assert not name.endswith(".dist-info/direct_url.json"), name
     for info in infos:
@@ -71,14 +79,8 @@ def test_contents_are_lean_and_normalised(x86_312: Path) -> None:
         assert info.compress_type == zipfile.ZIP_DEFLATED, info.filename
 
 
-def python312() -> str | None:
-    for candidate in sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.12*/bin/python"))):
-        return candidate
-    return shutil.which("python3.12")
-
-
 def test_handler_runs_from_the_zip_in_a_clean_python312(x86_312: Path, tmp_path: Path) -> None:
-    interpreter = python312()
+    interpreter = build_package.runtime_python("python3.12")
     if interpreter is None:
         if in_ci():
             pytest.fail("no Python 3.12 interpreter (pyenv 3.12 or python3.12 on PATH)")
@@ -163,3 +165,22 @@ def test_handler_runs_from_the_zip_in_a_clean_python312(x86_312: Path, tmp_path:
             ConsistentRead=True,
         )["Items"]
     assert items, f"nothing recorded under U#{user_id}; handler said {proc.stdout} {proc.stderr}"
+
+    # The shipped bytecode is what runs: nothing is compiled from source (as on read-only /var/task).
+    verbose = subprocess.run(
+        [
+            str(python),
+            "-I",
+            "-v",
+            "-c",
+            f"import sys; sys.path.insert(0, {str(task)!r}); import segment_usage.handler",
+        ],
+        env={"PATH": os.environ.get("PATH", ""), "PYTHONDONTWRITEBYTECODE": "1"},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stderr
+    loaded = [line for line in verbose.splitlines() if line.startswith("# code object from")]
+    assert any("segment_usage/__pycache__/handler.cpython-312.pyc" in line for line in loaded)
+    assert any("jsonschema/__pycache__/validators.cpython-312.pyc" in line for line in loaded)
+    assert not any(str(task) in line and line.endswith(".py'") for line in loaded), loaded

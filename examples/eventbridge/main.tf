@@ -40,7 +40,7 @@ module "segment_usage" {
         detail_types  = ["track"]
         events        = ["Order Completed"]
         target        = "none"
-        extra_targets = [aws_sqs_queue.orders.arn]
+        extra_targets = [local.orders_queue_arn]
       }
     }
   }
@@ -56,16 +56,28 @@ module "segment_usage" {
   }
 }
 
-# A queue of your own that receives the selected events.
+data "aws_caller_identity" "current" {}
+
+data "aws_region" "current" {}
+
+locals {
+  orders_queue_name = "segment-${var.environment}-orders"
+  # Built from the name rather than read from aws_sqs_queue.orders: the rules need not wait the ~25 s
+  # the provider spends confirming a new queue.
+  orders_queue_arn = "arn:aws:sqs:${data.aws_region.current.id}:${data.aws_caller_identity.current.account_id}:${local.orders_queue_name}"
+}
+
+# A queue of your own that receives the selected events; only the "orders" rule may send to it.
 resource "aws_sqs_queue" "orders" {
-  name                    = "segment-${var.environment}-orders"
+  name                    = local.orders_queue_name
   sqs_managed_sse_enabled = true
+  policy                  = data.aws_iam_policy_document.orders.json
 }
 
 data "aws_iam_policy_document" "orders" {
   statement {
     actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.orders.arn]
+    resources = [local.orders_queue_arn]
 
     principals {
       type        = "Service"
@@ -78,9 +90,4 @@ data "aws_iam_policy_document" "orders" {
       values   = [module.segment_usage.rule_arns["orders"]]
     }
   }
-}
-
-resource "aws_sqs_queue_policy" "orders" {
-  queue_url = aws_sqs_queue.orders.id
-  policy    = data.aws_iam_policy_document.orders.json
 }

@@ -71,22 +71,25 @@ locals {
 resource "aws_sqs_queue" "extra" {
   name                    = local.extra_queue_name
   sqs_managed_sse_enabled = true
+  policy                  = data.aws_iam_policy_document.caller_queue["extra"].json
 }
 
 # The emulator's stand-in for the Lambda target of the "direct" rule (see the top of this file).
 resource "aws_sqs_queue" "direct_rule_mirror" {
   name                    = local.direct_rule_mirror_queue_name
   sqs_managed_sse_enabled = true
+  policy                  = data.aws_iam_policy_document.caller_queue["direct_rule_mirror"].json
 }
 
 locals {
   # Queue of the caller's -> the rule allowed to send to it.
   caller_queues = {
-    extra              = { arn = aws_sqs_queue.extra.arn, url = aws_sqs_queue.extra.id, rule = "track" }
-    direct_rule_mirror = { arn = aws_sqs_queue.direct_rule_mirror.arn, url = aws_sqs_queue.direct_rule_mirror.id, rule = "direct" }
+    extra              = { arn = local.extra_queue_arn, rule = "track" }
+    direct_rule_mirror = { arn = local.direct_rule_mirror_arn, rule = "direct" }
   }
 }
 
+# Inline queue policies: a separate aws_sqs_queue_policy costs another ~25 s of provider waiting.
 data "aws_iam_policy_document" "caller_queue" {
   for_each = local.caller_queues
 
@@ -105,11 +108,4 @@ data "aws_iam_policy_document" "caller_queue" {
       values   = [module.segment_usage.rule_arns[each.value.rule]]
     }
   }
-}
-
-resource "aws_sqs_queue_policy" "caller_queue" {
-  for_each = local.caller_queues
-
-  queue_url = each.value.url
-  policy    = data.aws_iam_policy_document.caller_queue[each.key].json
 }

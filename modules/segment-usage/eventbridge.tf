@@ -78,8 +78,6 @@ resource "aws_cloudwatch_event_target" "sqs" {
   dead_letter_config {
     arn = aws_sqs_queue.events_dlq[0].arn
   }
-
-  depends_on = [aws_sqs_queue_policy.buffer]
 }
 
 # Selective routing: the same matched events also go to the caller's SQS queues or SNS topics.

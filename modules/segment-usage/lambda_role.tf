@@ -65,7 +65,7 @@ data "aws_iam_policy_document" "lambda" {
         "sqs:GetQueueAttributes",
         "sqs:ChangeMessageVisibility",
       ]
-      resources = [aws_sqs_queue.buffer[0].arn]
+      resources = [local.queue_arns.buffer]
     }
   }
 
@@ -74,7 +74,7 @@ data "aws_iam_policy_document" "lambda" {
     content {
       sid       = "AsyncFailureDestination"
       actions   = ["sqs:SendMessage"]
-      resources = [aws_sqs_queue.lambda_failures[0].arn]
+      resources = [local.queue_arns.lambda_failures]
     }
   }
 

@@ -66,6 +66,15 @@ locals {
   # ------------------------------------------------------------------------------------------------
   # Queues: SSE-SQS unless a customer KMS key is given
   # ------------------------------------------------------------------------------------------------
+  queue_names = {
+    events_dlq      = "${local.prefix}-events-dlq"
+    buffer          = "${local.prefix}-buffer"
+    buffer_dlq      = "${local.prefix}-buffer-dlq"
+    lambda_failures = "${local.prefix}-lambda-failures"
+  }
+  # Known before the queues exist, so the execution role and the queue policies need not wait for them.
+  queue_arns = { for key, name in local.queue_names : key => "arn:${local.partition}:sqs:${local.region}:${local.account_id}:${name}" }
+
   sqs_kms_key_arn           = var.sqs_buffer.kms_key_arn
   buffer_visibility_timeout = coalesce(var.sqs_buffer.visibility_timeout_seconds, 6 * var.lambda.timeout)
 

@@ -3,11 +3,16 @@
 #   buffer          - buffer for rules with target = sqs, drained by the event source mapping
 #   buffer_dlq      - messages the handler failed max_receive_count times
 #   lambda_failures - asynchronous invocations that failed in the function after EventBridge delivered them
+#
+# Queue policies are inline (`policy`) and name the queue by its ARN built from its name: the provider
+# waits ~25 s for every SQS queue or queue-policy change to settle, so a separate aws_sqs_queue_policy
+# would add another 25 s to every apply and destroy.
 
 resource "aws_sqs_queue" "events_dlq" {
   count = local.eventbridge_enabled ? 1 : 0
 
-  name                              = "${local.prefix}-events-dlq"
+  name                              = local.queue_names.events_dlq
+  policy                            = data.aws_iam_policy_document.events_dlq[0].json
   message_retention_seconds         = var.sqs_buffer.dlq_message_retention_seconds
   sqs_managed_sse_enabled           = local.sqs_kms_key_arn == null ? true : null
   kms_master_key_id                 = local.sqs_kms_key_arn
@@ -22,7 +27,7 @@ data "aws_iam_policy_document" "events_dlq" {
   statement {
     sid       = "EventBridgeDeadLetters"
     actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.events_dlq[0].arn]
+    resources = [local.queue_arns.events_dlq]
 
     principals {
       type        = "Service"
@@ -37,17 +42,10 @@ data "aws_iam_policy_document" "events_dlq" {
   }
 }
 
-resource "aws_sqs_queue_policy" "events_dlq" {
-  count = local.eventbridge_enabled ? 1 : 0
-
-  queue_url = aws_sqs_queue.events_dlq[0].id
-  policy    = data.aws_iam_policy_document.events_dlq[0].json
-}
-
 resource "aws_sqs_queue" "buffer_dlq" {
   count = local.buffer_enabled ? 1 : 0
 
-  name                              = "${local.prefix}-buffer-dlq"
+  name                              = local.queue_names.buffer_dlq
   message_retention_seconds         = var.sqs_buffer.dlq_message_retention_seconds
   sqs_managed_sse_enabled           = local.sqs_kms_key_arn == null ? true : null
   kms_master_key_id                 = local.sqs_kms_key_arn
@@ -59,7 +57,8 @@ resource "aws_sqs_queue" "buffer_dlq" {
 resource "aws_sqs_queue" "buffer" {
   count = local.buffer_enabled ? 1 : 0
 
-  name                              = "${local.prefix}-buffer"
+  name                              = local.queue_names.buffer
+  policy                            = data.aws_iam_policy_document.buffer[0].json
   visibility_timeout_seconds        = local.buffer_visibility_timeout
   message_retention_seconds         = var.sqs_buffer.message_retention_seconds
   receive_wait_time_seconds         = 20
@@ -88,7 +87,7 @@ data "aws_iam_policy_document" "buffer" {
   statement {
     sid       = "EventBridgeToBuffer"
     actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.buffer[0].arn]
+    resources = [local.queue_arns.buffer]
 
     principals {
       type        = "Service"
@@ -103,17 +102,10 @@ data "aws_iam_policy_document" "buffer" {
   }
 }
 
-resource "aws_sqs_queue_policy" "buffer" {
-  count = local.buffer_enabled ? 1 : 0
-
-  queue_url = aws_sqs_queue.buffer[0].id
-  policy    = data.aws_iam_policy_document.buffer[0].json
-}
-
 resource "aws_sqs_queue" "lambda_failures" {
   count = local.lambda_failures_enabled ? 1 : 0
 
-  name                              = "${local.prefix}-lambda-failures"
+  name                              = local.queue_names.lambda_failures
   message_retention_seconds         = var.sqs_buffer.dlq_message_retention_seconds
   sqs_managed_sse_enabled           = local.sqs_kms_key_arn == null ? true : null
   kms_master_key_id                 = local.sqs_kms_key_arn

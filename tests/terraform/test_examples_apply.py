@@ -45,7 +45,6 @@ MOTO_MISREPORTS = {
 #   version attributes and the alias's function_version become unknown.
 KNOCK_ON_UNKNOWN = {
     ("aws_iam_role_policy", "policy"),
-    ("aws_sqs_queue_policy", "policy"),
     ("aws_lambda_function", "version"),
     ("aws_lambda_function", "qualified_arn"),
     ("aws_lambda_function", "qualified_invoke_arn"),
@@ -147,6 +146,7 @@ def _destroy(example: Example, url: str, zip_path: Path) -> BaseException | None
 def deployed(
     terraform_ready: Path, tf_moto_url: str, lambda_zip: Path
 ) -> Iterator[dict[str, Example]]:
+    before = _inventory(tf_moto_url)  # the moto backend is shared with other tests in this process
     for example in EXAMPLES.values():
         for region in example.partner_regions:
             # What Segment does on its first event; AWS (and moto) refuse the bus before it.
@@ -159,13 +159,27 @@ def deployed(
     failed = [f"{e.name}: {err}" for e, err in zip(EXAMPLES.values(), errors, strict=True) if err]
     assert not failed, "terraform destroy failed:\n" + "\n".join(failed)
     # Nothing the examples created is left behind.
+    assert _inventory(tf_moto_url) == before
+
+
+def _inventory(url: str) -> dict[str, set[str]]:
+    """Functions, queues, tables, buses and segment-usage roles in every region the examples use."""
+    found: dict[str, set[str]] = {}
     for region in ("us-east-1", "us-west-2", "eu-west-1"):
-        lam = boto3_client("lambda", tf_moto_url, region)
-        assert lam.list_functions()["Functions"] == [], region
-        assert boto3_client("sqs", tf_moto_url, region).list_queues().get("QueueUrls", []) == []
-        assert boto3_client("dynamodb", tf_moto_url, region).list_tables()["TableNames"] == []
-    roles = boto3_client("iam", tf_moto_url).list_roles()["Roles"]
-    assert [r["RoleName"] for r in roles if r["RoleName"].startswith("segment-usage")] == []
+        lam = boto3_client("lambda", url, region)
+        found[f"{region} functions"] = {
+            f["FunctionName"] for f in lam.list_functions()["Functions"]
+        }
+        sqs = boto3_client("sqs", url, region)
+        found[f"{region} queues"] = set(sqs.list_queues().get("QueueUrls", []))
+        ddb = boto3_client("dynamodb", url, region)
+        pages = ddb.get_paginator("list_tables").paginate()
+        found[f"{region} tables"] = {name for page in pages for name in page["TableNames"]}
+        events = boto3_client("events", url, region)
+        found[f"{region} buses"] = {b["Name"] for b in events.list_event_buses()["EventBuses"]}
+    roles = boto3_client("iam", url).list_roles()["Roles"]
+    found["roles"] = {r["RoleName"] for r in roles if r["RoleName"].startswith("segment-usage")}
+    return found
 
 
 def _get(deployed: dict[str, Example], name: str) -> Example:
