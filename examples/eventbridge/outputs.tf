@@ -1,3 +1,8 @@
+output "segment_eventbridge_destination_settings" {
+  description = "What to enter in Segment's Amazon EventBridge destination: AWS account ID and region."
+  value       = module.segment_usage.segment_eventbridge_destination_settings
+}
+
 output "event_bus_name" {
   description = "Partner event bus (named after the Segment event source)."
   value       = module.segment_usage.event_bus_name

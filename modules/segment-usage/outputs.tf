@@ -9,6 +9,15 @@ output "segment_lambda_destination_settings" {
   } : null
 }
 
+output "segment_eventbridge_destination_settings" {
+  description = "What to enter in Segment's Amazon EventBridge destination settings: account_id (AWS Account ID) and region (Region), with the event_bus_name the partner source is associated with. Null when eventbridge is disabled."
+  value = local.eventbridge_enabled ? {
+    account_id     = local.account_id
+    region         = local.region
+    event_bus_name = aws_cloudwatch_event_bus.segment[0].name
+  } : null
+}
+
 output "function_arn" {
   description = "ARN of the handler function (unqualified)."
   value       = aws_lambda_function.this.arn

@@ -6,8 +6,10 @@ with moto_server() as url:
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -97,6 +99,45 @@ def patch_moto_partner_bus_names() -> None:
     _PATCHED = True
 
 
+_DYNAMODB_WRITES = (
+    "put_item",
+    "update_item",
+    "delete_item",
+    "transact_write_items",
+    "batch_write_item",
+)
+_dynamodb_lock = threading.RLock()
+_ATOMIC = False
+
+
+def patch_moto_dynamodb_atomic_writes() -> None:
+    """Make moto's DynamoDB writes atomic, as DynamoDB's are.
+
+    moto evaluates a ConditionExpression and then stores the item with no lock, while its server
+    answers each request on its own thread: two conditional PutItems on the same version can both
+    pass the check, and the second silently overwrites the first (a lost update DynamoDB never
+    allows). The concurrency tests saw exactly that under load (79 of 80 racing messages counted).
+    Serialising the backend's write operations restores DynamoDB's per-item atomicity.
+    """
+    global _ATOMIC
+    if _ATOMIC:
+        return
+    from moto.dynamodb.models import DynamoDBBackend
+
+    def atomic(method: Any) -> Any:
+        @functools.wraps(method)
+        def locked(*args: Any, **kwargs: Any) -> Any:
+            with _dynamodb_lock:
+                return method(*args, **kwargs)
+
+        return locked
+
+    for name in _DYNAMODB_WRITES:
+        if hasattr(DynamoDBBackend, name):
+            setattr(DynamoDBBackend, name, atomic(getattr(DynamoDBBackend, name)))
+    _ATOMIC = True
+
+
 @contextmanager
 def moto_server(port: int | None = None) -> Iterator[str]:
     """Start a ThreadedMotoServer on a free loopback port; yield its URL; stop it."""
@@ -104,6 +145,7 @@ def moto_server(port: int | None = None) -> Iterator[str]:
     from moto.server import ThreadedMotoServer
 
     patch_moto_partner_bus_names()
+    patch_moto_dynamodb_atomic_writes()
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port or free_port(), verbose=False)
     server.start()

@@ -1,5 +1,9 @@
 """Run Terraform offline: provider from a filesystem mirror, shared plugin cache, isolated workdirs.
 
+Terraform itself is driven through tftest (init, apply, plan as JSON, outputs, destroy); this module
+adds what tftest leaves to its caller: finding the provider mirror, a mirror-only CLI config, and
+a throwaway copy of each example with the repository's layout.
+
 Reused by the Terraform tests, the end-to-end test and ``examples/local/demo.py`` (with ``tests/``
 on ``sys.path``, as pytest's rootdir conftest puts it):
 
@@ -27,6 +31,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import tftest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # Everything Terraform writes on our behalf lives under .tf/ (gitignored): CLI config, plugin cache.
@@ -164,12 +170,9 @@ def run_terraform(
     return proc
 
 
-def _var_args(variables: Mapping[str, Any] | None) -> list[str]:
-    args: list[str] = []
-    for key, value in (variables or {}).items():
-        rendered = value if isinstance(value, str) else json.dumps(value)
-        args.append(f"-var={key}={rendered}")
-    return args
+def _tf_vars(variables: Mapping[str, Any] | None) -> dict[str, str]:
+    """-var values as Terraform reads them: strings as they are, everything else as JSON."""
+    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in (variables or {}).items()}
 
 
 @dataclass
@@ -219,6 +222,12 @@ class Workspace:
     def run(self, *args: str, ok_codes: tuple[int, ...] = (0,)) -> subprocess.CompletedProcess[str]:
         return run_terraform(list(args), self.root, self.env, ok_codes)
 
+    @property
+    def tf(self) -> tftest.TerraformTest:
+        return tftest.TerraformTest(
+            str(self.root), binary=terraform_binary() or "terraform", env=self.env
+        )
+
     def init(self) -> str:
         # The shared plugin cache is not safe for concurrent inits (tests init several examples
         # in parallel, the demo may run beside them): one init at a time per cache.
@@ -227,7 +236,7 @@ class Workspace:
         with (cache.parent / "init.lock").open("w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
-                return self.run("init", "-backend=false", "-input=false", "-no-color").stdout
+                return self.tf.init(backend=False)
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
@@ -236,34 +245,11 @@ class Workspace:
         return json.loads(proc.stdout)
 
     def apply(self, variables: Mapping[str, Any] | None = None) -> str:
-        return self.run(
-            "apply", "-auto-approve", "-input=false", "-no-color", *_var_args(variables)
-        ).stdout
+        return self.tf.apply(tf_vars=_tf_vars(variables))
 
-    def plan(self, variables: Mapping[str, Any] | None = None, out: str = "segment.tfplan") -> int:
-        """``plan -detailed-exitcode`` saved to ``out``; returns 0 (no changes) or 2 (changes)."""
-        proc = self.run(
-            "plan",
-            "-detailed-exitcode",
-            "-input=false",
-            "-no-color",
-            f"-out={out}",
-            *_var_args(variables),
-            ok_codes=(0, 2),
-        )
-        return proc.returncode
-
-    def plan_error(self, variables: Mapping[str, Any] | None = None) -> str:
-        """Run a plan that is expected to fail; return its combined output."""
-        proc = self.run("plan", "-input=false", "-no-color", *_var_args(variables), ok_codes=(1,))
-        return proc.stdout + proc.stderr
-
-    def show_plan(self, out: str = "segment.tfplan") -> dict[str, Any]:
-        return json.loads(self.run("show", "-json", out).stdout)
-
-    def planned_changes(self, out: str = "segment.tfplan") -> list[dict[str, Any]]:
-        """Resource changes in a saved plan other than no-op/read."""
-        plan = self.show_plan(out)
+    def plan(self, variables: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        """The resource changes a plan proposes, other than no-op and read (empty: up to date)."""
+        plan = self.tf.plan(tf_vars=_tf_vars(variables), output=True)
         return [
             rc
             for rc in plan.get("resource_changes", [])
@@ -271,13 +257,11 @@ class Workspace:
         ]
 
     def destroy(self, variables: Mapping[str, Any] | None = None) -> str:
-        return self.run(
-            "destroy", "-auto-approve", "-input=false", "-no-color", *_var_args(variables)
-        ).stdout
+        return self.tf.destroy(tf_vars=_tf_vars(variables))
 
     def outputs(self) -> dict[str, Any]:
-        raw = json.loads(self.run("output", "-json").stdout)
-        return {key: value["value"] for key, value in raw.items()}
+        values = self.tf.output()
+        return {key: values[key] for key in values}
 
 
 @contextmanager

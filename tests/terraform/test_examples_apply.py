@@ -120,8 +120,7 @@ def _deploy(example: Example, url: str, zip_path: Path) -> None:
         example.seconds["apply"] = time.monotonic() - start
         example.outputs = ws.outputs()
         start = time.monotonic()
-        if ws.plan(variables) == 2:
-            example.changes = ws.planned_changes()
+        example.changes = ws.plan(variables)
         example.seconds["plan"] = time.monotonic() - start
     except BaseException as exc:
         example.error = exc
@@ -365,6 +364,11 @@ def test_eventbridge(deployed: dict[str, Example], tf_moto_url: str) -> None:
     sqs = boto3_client("sqs", tf_moto_url, region)
     iam = boto3_client("iam", tf_moto_url, region)
     function = out["function_name"]
+    assert out["segment_eventbridge_destination_settings"] == {
+        "account_id": "123456789012",
+        "region": region,
+        "event_bus_name": f"aws.partner/segment.com/{SOURCE_ID}",
+    }
     assert iam.list_roles()["Roles"]  # the execution role exists ...
     assert not [
         r for r in iam.list_roles()["Roles"] if r["RoleName"].endswith("ebex-us-west-2-segment")
