@@ -22,6 +22,12 @@ def number_size(text: str) -> int:
     return math.ceil(len(significant) / 2) + 1
 
 
+def int_size(n: int) -> int:
+    """``number_size(str(n))`` for an int, on the hot path (bucket sizes)."""
+    significant = str(abs(n)).rstrip("0") or "0"
+    return (len(significant) + 1) // 2 + 1
+
+
 def value_size(value: dict[str, Any]) -> int:
     """Size of one DynamoDB wire-format attribute value ({"S": ...}, {"N": ...}, ...)."""
     ((kind, body),) = value.items()

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
-from .item_size import KB, number_size
+from .item_size import KB, int_size
 from .keys import bucket_sk, day_shard
 from .messages import Message
 
@@ -40,7 +41,7 @@ class Bucket:
     hashes: set[bytes] = field(default_factory=set)
     usage: dict[str, list[int]] = field(default_factory=dict)
 
-    @property
+    @cached_property
     def sk(self) -> str:
         return bucket_sk(self.day, self.shard, self.index)
 
@@ -80,14 +81,15 @@ class Bucket:
     def size(self) -> int:
         """``item_size(self.to_item(self.version + 1))``, without building the item (hot path)."""
         size = 2 + len(self.pk.encode("utf-8")) + 2 + len(self.sk) + 1
-        size += number_size(str(self.version + 1))
+        size += int_size(self.version + 1)
         if self.hashes:
             size += 1 + sum(map(len, self.hashes))
         if self.usage:
             size += 1 + 3
-            for trait, counts in self.usage.items():
-                size += 1 + len(trait.encode("utf-8")) + 3
-                size += sum(1 + number_size(str(n)) for n in counts)
+            for trait, (count, first, last) in self.usage.items():
+                # name, list overhead (3), three elements (1 each) and the numbers themselves
+                size += 1 + len(trait.encode("utf-8")) + 6
+                size += int_size(count) + int_size(first) + int_size(last)
         return size
 
     def copy(self) -> Bucket:

@@ -20,7 +20,9 @@ def trait_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-@dataclass(frozen=True)
+# Treated as immutable, but not frozen: a frozen dataclass's __init__ costs ~4 us per message on
+# the hot path (object.__setattr__ per field), ~7x a plain slotted one.
+@dataclass(slots=True)
 class Message:
     message_id: str
     hash: bytes
@@ -69,7 +71,7 @@ class Message:
             user_id=user_id,
             anonymous_id=anonymous_id,
             ts_ms=ts_ms,
-            day=datetime.fromtimestamp(ts_ms / 1000, UTC).strftime("%Y-%m-%d"),
+            day=datetime.fromtimestamp(ts_ms / 1000, UTC).date().isoformat(),  # strftime: 4x slower
             usage_trait=trackers.trait_for(message),
             catalog=catalog,
             traits=traits,

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from jsonschema import Draft7Validator
 
 from segment_usage.validation import (
+    CALL_TYPES,
     MAX_MESSAGE_BYTES,
     encoded_size,
+    load_schema,
     spec_validators,
     validate_message,
 )
@@ -20,6 +23,12 @@ VALID = {
     "group": sm.group("g1", {"employees": 40}, user_id="u1"),
     "alias": sm.alias("a1", "u1"),
 }
+
+
+@pytest.mark.parametrize("name", ["common", *CALL_TYPES])
+def test_shipped_schemas_are_valid_draft_07(name: str) -> None:
+    # Not re-checked at cold start (spec_validators), so checked here.
+    Draft7Validator.check_schema(load_schema(name))
 
 
 @pytest.mark.parametrize("call_type", sorted(VALID))
@@ -134,6 +143,17 @@ def test_message_just_under_32_kb_accepted() -> None:
     msg["properties"]["blob"] = "x" * (MAX_MESSAGE_BYTES - encoded_size(msg))
     assert encoded_size(msg) == MAX_MESSAGE_BYTES
     assert validate_message(msg) == []
+
+
+def test_size_is_utf8_bytes_not_escaped_json() -> None:
+    # 2-byte characters: 32 KB of UTF-8, but 3x that once escaped as \u00e9 by ensure_ascii.
+    msg = sm.track("Accents", {"text": ""}, user_id="u")
+    msg["properties"]["text"] = "é" * ((MAX_MESSAGE_BYTES - encoded_size(msg)) // 2)
+    assert MAX_MESSAGE_BYTES - 1 <= encoded_size(msg) <= MAX_MESSAGE_BYTES
+    assert validate_message(msg) == []
+    msg["properties"]["text"] += "éé"
+    (error,) = validate_message(msg)
+    assert error.startswith(f"message: {encoded_size(msg)} bytes exceeds")
 
 
 def test_not_an_object() -> None:
