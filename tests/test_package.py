@@ -119,6 +119,8 @@ def test_handler_runs_from_the_zip_in_a_clean_python312(x86_312: Path, tmp_path:
         "from segment_usage.handler import lambda_handler\n"
         "result = lambda_handler(json.loads(sys.argv[1]), None)\n"
         "print(json.dumps(result, default=str))\n"
+        # The handler's client comes from botocore: boto3's import (s3transfer) is cold-start time.
+        "assert 'boto3' not in sys.modules, 'the handler imported boto3'\n"
     )
     with moto_server() as url:
         ddb = boto3_client("dynamodb", url)

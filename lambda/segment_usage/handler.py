@@ -1,7 +1,7 @@
 """Lambda entry point: ``segment_usage.handler.lambda_handler``.
 
-Everything expensive (boto3 client, JSON Schema validators, the tracking plan) is built once per
-container, in the init phase when the table is configured, else on the first invocation.
+Everything expensive (the DynamoDB client, JSON Schema validators, the tracking plan) is built
+once per container, in the init phase when the table is configured, else on the first invocation.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import hashlib
 import os
 from typing import Any
 
-import boto3
+import botocore.session
 from botocore.config import Config
 
 from .config import ConfigError, Settings
@@ -28,6 +28,13 @@ from .validation import spec_validators, validate_message
 CLIENT_CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 3}, connect_timeout=1, read_timeout=2
 )
+
+
+def dynamodb_client() -> Any:
+    """A DynamoDB client with boto3's standard configuration chain (region, credentials,
+    ``AWS_ENDPOINT_URL``), made with botocore directly: ``import boto3`` also imports s3transfer,
+    ~150 ms of every cold start for nothing the handler uses."""
+    return botocore.session.get_session().create_client("dynamodb", config=CLIENT_CONFIG)
 
 
 class RecordingFailed(RuntimeError):
@@ -61,7 +68,7 @@ class Runtime:
 
     def __init__(self, settings: Settings, client: Any | None = None) -> None:
         self.settings = settings
-        self.store = Store(client or boto3.client("dynamodb", config=CLIENT_CONFIG), settings.table)
+        self.store = Store(client or dynamodb_client(), settings.table)
         self.recorder = Recorder(self.store)
         self.plan = _load_plan(settings, self.store)
         spec_validators()
