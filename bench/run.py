@@ -109,12 +109,13 @@ def write_costs(cfg: dict[str, Any], keys: list[str]) -> dict[str, Any]:
 
 def cold(cfg: dict[str, Any]) -> dict[str, Any]:
     from support.moto_server import aws_env, boto3_client, moto_server
+    from support.tables import create_table
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     python, interpreter = cold_init.lambda_like_python()
     with moto_server() as url, tempfile.TemporaryDirectory() as tmp:
         table = "bench-cold-init"
-        write_cost.create_handler_table(boto3_client("dynamodb", url), table)
+        create_table(boto3_client("dynamodb", url), table)
         package_dir = None
         if python != sys.executable:  # the zip for this machine's architecture, unpacked
             zip_path = Path(tmp) / "package.zip"

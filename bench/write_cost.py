@@ -30,6 +30,7 @@ from segment_usage.reader import Reader
 from segment_usage.trackers import default_trait
 from support import segment_messages as sm
 from support.moto_server import boto3_client
+from support.tables import create_table
 from workload import Workload
 
 DIRECT, SQS = "direct", "sqs"
@@ -48,32 +49,13 @@ class Variant:
     setup: Callable[[Any, Any, Workload], tuple[Invoke, Readout]]
 
 
-def create_handler_table(client: Any, name: str) -> None:
-    """The table shape the Terraform module creates (string pk/sk, TTL on expires_at)."""
-    client.create_table(
-        TableName=name,
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        KeySchema=[
-            {"AttributeName": "pk", "KeyType": "HASH"},
-            {"AttributeName": "sk", "KeyType": "RANGE"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    client.update_time_to_live(
-        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
-    )
-
-
 def _table(prefix: str) -> str:
     return f"bench-{prefix}-{os.getpid()}-{next(_names)}"
 
 
 def _setup_handler(client: Any, probe: Any, workload: Workload) -> tuple[Invoke, Readout]:
     table = _table("handler")
-    create_handler_table(probe, table)
+    create_table(probe, table)
     runtime = Runtime(Settings.from_env({"SEGMENT_USAGE_TABLE": table}), client)
     subjects = {(t, n): default_trait(t, n) for _, t, n in workload.expected}
     by_trait = {trait: key for key, trait in subjects.items()}

@@ -18,6 +18,7 @@ sys.path.insert(0, str(REPO_ROOT / "tests"))
 
 import build_package  # noqa: E402
 from support.moto_server import aws_env, boto3_client, in_ci, moto_server  # noqa: E402
+from support.tables import create_table  # noqa: E402
 
 MAX_BYTES = 1024 * 1024
 
@@ -125,18 +126,7 @@ def test_handler_runs_from_the_zip_in_a_clean_python312(x86_312: Path, tmp_path:
     with moto_server() as url:
         ddb = boto3_client("dynamodb", url)
         table = "segment-usage-zip-test"
-        ddb.create_table(
-            TableName=table,
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            KeySchema=[
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_table(ddb, table)
         env = {
             "PATH": os.environ.get("PATH", ""),
             "PYTHONPATH": str(task),

@@ -12,7 +12,7 @@ resource "aws_sqs_queue" "events_dlq" {
   count = local.eventbridge_enabled ? 1 : 0
 
   name                              = local.queue_names.events_dlq
-  policy                            = data.aws_iam_policy_document.events_dlq[0].json
+  policy                            = data.aws_iam_policy_document.eventbridge_to_queue["events_dlq"].json
   message_retention_seconds         = var.sqs_buffer.dlq_message_retention_seconds
   sqs_managed_sse_enabled           = local.sqs_kms_key_arn == null ? true : null
   kms_master_key_id                 = local.sqs_kms_key_arn
@@ -21,13 +21,25 @@ resource "aws_sqs_queue" "events_dlq" {
   tags = local.tags
 }
 
-data "aws_iam_policy_document" "events_dlq" {
-  count = local.eventbridge_enabled ? 1 : 0
+# The queues EventBridge writes to, each open only to the rules that target it.
+locals {
+  eventbridge_queue_senders = merge(
+    local.eventbridge_enabled ? {
+      events_dlq = { sid = "EventBridgeDeadLetters", rules = keys(local.rules) }
+    } : {},
+    local.buffer_enabled ? {
+      buffer = { sid = "EventBridgeToBuffer", rules = keys(local.sqs_rules) }
+    } : {},
+  )
+}
+
+data "aws_iam_policy_document" "eventbridge_to_queue" {
+  for_each = local.eventbridge_queue_senders
 
   statement {
-    sid       = "EventBridgeDeadLetters"
+    sid       = each.value.sid
     actions   = ["sqs:SendMessage"]
-    resources = [local.queue_arns.events_dlq]
+    resources = [local.queue_arns[each.key]]
 
     principals {
       type        = "Service"
@@ -37,7 +49,7 @@ data "aws_iam_policy_document" "events_dlq" {
     condition {
       test     = "ArnEquals"
       variable = "aws:SourceArn"
-      values   = [for rule in aws_cloudwatch_event_rule.this : rule.arn]
+      values   = [for key in each.value.rules : aws_cloudwatch_event_rule.this[key].arn]
     }
   }
 }
@@ -58,7 +70,7 @@ resource "aws_sqs_queue" "buffer" {
   count = local.buffer_enabled ? 1 : 0
 
   name                              = local.queue_names.buffer
-  policy                            = data.aws_iam_policy_document.buffer[0].json
+  policy                            = data.aws_iam_policy_document.eventbridge_to_queue["buffer"].json
   visibility_timeout_seconds        = local.buffer_visibility_timeout
   message_retention_seconds         = var.sqs_buffer.message_retention_seconds
   receive_wait_time_seconds         = 20
@@ -77,27 +89,6 @@ resource "aws_sqs_queue" "buffer" {
     precondition {
       condition     = local.buffer_visibility_timeout >= 6 * var.lambda.timeout
       error_message = "sqs_buffer.visibility_timeout_seconds must be at least 6 times lambda.timeout (AWS's guidance for SQS event sources)."
-    }
-  }
-}
-
-data "aws_iam_policy_document" "buffer" {
-  count = local.buffer_enabled ? 1 : 0
-
-  statement {
-    sid       = "EventBridgeToBuffer"
-    actions   = ["sqs:SendMessage"]
-    resources = [local.queue_arns.buffer]
-
-    principals {
-      type        = "Service"
-      identifiers = ["events.amazonaws.com"]
-    }
-
-    condition {
-      test     = "ArnEquals"
-      variable = "aws:SourceArn"
-      values   = [for key, _ in local.sqs_rules : aws_cloudwatch_event_rule.this[key].arn]
     }
   }
 }
