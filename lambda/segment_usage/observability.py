@@ -8,10 +8,12 @@ quote the offending value).
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
 METRICS = {
@@ -20,6 +22,32 @@ METRICS = {
     "rejected": "Rejected",
     "failed": "Failed",
 }
+
+
+# Lambda's levels, lowest first. With the JSON log format and an application log level, Lambda drops
+# every JSON line whose "level" ranks below the configured one, and a line without a valid "level"
+# and RFC 3339 "timestamp" counts as INFO: so every line carries both.
+LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
+LOG_LEVEL_ENV = "AWS_LAMBDA_LOG_LEVEL"  # set by Lambda to the function's application log level
+
+
+def metrics_level(env: Any = None) -> str:
+    """The level of EMF lines: the configured level, never below INFO.
+
+    Metrics are not events of a severity: they must reach CloudWatch whatever level the operator
+    picked, or the alarms built on them go blind at WARN or ERROR. A line at exactly the configured
+    level always passes Lambda's filter, so metric lines take that level (INFO when none is set).
+    """
+    configured = (env if env is not None else os.environ).get(LOG_LEVEL_ENV, "").upper()
+    if configured not in LEVELS or LEVELS.index(configured) < LEVELS.index("INFO"):
+        return "INFO"
+    return configured
+
+
+def rfc3339(now_ms: int) -> str:
+    """``2026-11-22T10:00:00.123Z``: the timestamp form Lambda's JSON log format accepts."""
+    moment = datetime.fromtimestamp(now_ms / 1000, UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def error_paths(errors: list[str]) -> list[str]:
@@ -49,9 +77,17 @@ class InvocationSummary:
         elif status == "failed":
             self.failures.append({"messageId": mid, "error": (errors or ["unknown"])[0]})
 
-    def log_line(self) -> dict[str, Any]:
+    def level(self) -> str:
+        """ERROR when work was not done (a retry follows), WARN when messages were rejected."""
+        if self.counts["failed"]:
+            return "ERROR"
+        return "WARN" if self.counts["rejected"] else "INFO"
+
+    def log_line(self, now_ms: int | None = None) -> dict[str, Any]:
+        now_ms = int(time.time() * 1000) if now_ms is None else now_ms
         line: dict[str, Any] = {
-            "level": "ERROR" if self.counts["failed"] else "INFO",
+            "level": self.level(),
+            "timestamp": rfc3339(now_ms),
             "message": "segment-usage invocation",
             "path": self.path,
             "requestId": self.request_id,
@@ -65,11 +101,17 @@ class InvocationSummary:
             line["catalogDrift"] = self.catalog_drift
         return line
 
-    def emf_documents(self, namespace: str, now_ms: int | None = None) -> list[dict[str, Any]]:
+    def emf_documents(
+        self, namespace: str, now_ms: int | None = None, level: str | None = None
+    ) -> list[dict[str, Any]]:
         now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+        level = level or metrics_level()
         documents = []
         for call_type, counts in sorted(self.by_type.items()):
             document: dict[str, Any] = {
+                # EMF ignores these two members; Lambda's level filter reads them.
+                "level": level,
+                "timestamp": rfc3339(now_ms),
                 "_aws": {
                     "Timestamp": now_ms,
                     "CloudWatchMetrics": [
@@ -90,6 +132,7 @@ class InvocationSummary:
 
     def emit(self, namespace: str, stream: TextIO | None = None) -> None:
         out = stream or sys.stdout
-        for document in [self.log_line(), *self.emf_documents(namespace)]:
+        now_ms = int(time.time() * 1000)
+        for document in [self.log_line(now_ms), *self.emf_documents(namespace, now_ms)]:
             out.write(json.dumps(document, separators=(",", ":")) + "\n")
         out.flush()

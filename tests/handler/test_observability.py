@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
+
+import pytest
+
 from segment_usage.handler import RecordingFailed
+from segment_usage.observability import LEVELS, LOG_LEVEL_ENV
 from support import segment_messages as sm
 from support.delivery import log_lines
 from support.faults import failing
@@ -25,8 +31,9 @@ def test_summary_line_and_emf_per_call_type(make_runtime) -> None:
     response, lines = log_lines(runtime, event)
     assert response == {"batchItemFailures": []}
     summary, *emf = lines
+    assert datetime.fromisoformat(summary.pop("timestamp")).utcoffset().total_seconds() == 0
     assert summary == {
-        "level": "INFO",
+        "level": "WARN",  # a message was rejected
         "message": "segment-usage invocation",
         "path": "sqs",
         "requestId": None,
@@ -73,3 +80,69 @@ def test_no_pii_in_any_log_line(make_runtime, dynamodb) -> None:
             text += str(exc)
     for value in PII:
         assert value not in text
+
+
+def lambda_keeps(line: str, configured: str) -> bool:
+    """Lambda's application log-level filter for a JSON line (JSON log format).
+
+    As documented (Lambda > Log-level filtering): a line whose "level" is missing or invalid, or
+    whose "timestamp" is not RFC 3339, counts as INFO; a line below the configured level is dropped.
+    """
+    document = json.loads(line)
+    level = str(document.get("level", "")).upper()
+    try:
+        datetime.fromisoformat(str(document.get("timestamp")).replace("Z", "+00:00"))
+    except ValueError:
+        level = "INFO"
+    if level not in LEVELS:
+        level = "INFO"
+    return LEVELS.index(level) >= LEVELS.index(configured)
+
+
+def emitted(runtime, event, monkeypatch, configured: str | None) -> tuple[list[str], object]:
+    import contextlib
+    import io
+
+    if configured is None:
+        monkeypatch.delenv(LOG_LEVEL_ENV, raising=False)
+    else:
+        monkeypatch.setenv(LOG_LEVEL_ENV, configured)
+    out = io.StringIO()
+    outcome: object = None
+    with contextlib.redirect_stdout(out):
+        try:
+            outcome = runtime.handle(event)
+        except RecordingFailed as exc:
+            outcome = exc
+    return out.getvalue().splitlines(), outcome
+
+
+@pytest.mark.parametrize("configured", LEVELS)
+def test_lines_survive_lambdas_level_filter(
+    make_runtime, dynamodb, monkeypatch, configured
+) -> None:
+    """Metrics pass every configured level; failures pass WARN and ERROR; routine lines are INFO."""
+    runtime = make_runtime()
+    ok = sm.sqs_event([sm.eventbridge_event(sm.track("Clicked", user_id="u1"))])
+    lines, _ = emitted(runtime, ok, monkeypatch, configured)
+    summary, *metrics = lines
+    assert metrics, "no EMF line"
+    for line in lines:
+        document = json.loads(line)
+        assert document["level"] in LEVELS and "timestamp" in document
+    # The metric lines reach CloudWatch whatever the level (else the alarms on them go blind).
+    assert all(lambda_keeps(m, configured) for m in metrics)
+    assert lambda_keeps(summary, configured) == (LEVELS.index(configured) <= LEVELS.index("INFO"))
+
+    with failing(dynamodb, "PutItem"), failing(dynamodb, "UpdateItem"):
+        lines, outcome = emitted(runtime, identify_with_pii(), monkeypatch, configured)
+    summary, *metrics = lines
+    assert json.loads(summary)["level"] == "ERROR" and json.loads(summary)["failed"] == 1, outcome
+    assert lambda_keeps(summary, configured) == (configured != "FATAL")
+    assert all(lambda_keeps(m, configured) for m in metrics)
+
+
+def test_metric_lines_are_info_without_a_configured_level(make_runtime, monkeypatch) -> None:
+    lines, _ = emitted(make_runtime(), sm.track("Clicked", user_id="u1"), monkeypatch, None)
+    _, *metrics = lines
+    assert metrics and {json.loads(m)["level"] for m in metrics} == {"INFO"}
