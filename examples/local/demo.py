@@ -18,7 +18,6 @@ import contextlib
 import io
 import json
 import signal
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -45,7 +44,6 @@ from support.moto_server import (  # noqa: E402
 from support.moto_without_lambda_runs import never_run_lambdas  # noqa: E402
 from support.terraform import Workspace  # noqa: E402
 
-ARCH, RUNTIME = "x86_64", "python3.12"
 SOURCE_ID = "qSg3xMpL9a"
 PATHS = ("direct", "eventbridge")
 
@@ -74,20 +72,6 @@ class Progress:
     def step(self, text: str) -> None:
         self.out.write(f"[{time.monotonic() - self.start:5.1f}s] {text}\n")
         self.out.flush()
-
-
-def build_package() -> Path:
-    zip_path = REPO / "dist" / f"segment-usage-{ARCH}-{RUNTIME}.zip"
-    command = [
-        sys.executable,
-        str(REPO / "lambda" / "build_package.py"),
-        "--arch",
-        ARCH,
-        "--runtime",
-        RUNTIME,
-    ]
-    subprocess.run([*command, "--out", str(zip_path)], check=True, capture_output=True, text=True)
-    return zip_path
 
 
 def invoke(runtime: Runtime, event: Any, result: PathResult) -> Any:
@@ -222,15 +206,13 @@ def print_results(result: DemoResult, out: TextIO) -> None:
 def run_demo(out: TextIO = sys.stdout, now: datetime | None = None) -> DemoResult:
     now = now or datetime.now(UTC)
     progress = Progress(out)
-    progress.step(f"building the Lambda package ({ARCH}, {RUNTIME})")
-    zip_path = build_package()
+    # Nothing to build: the module deploys the artifacts it ships (modules/segment-usage/artifacts).
     never_run_lambdas()  # moto cannot run a Lambda: the demo plays the target and the mapping
     with moto_server() as url:
         progress.step(f"moto server listening on {url}")
         create_segment_partner_source(url, SOURCE_ID)  # what Segment does on its first event
         variables = {
             "aws_endpoint": url,
-            "lambda_package_path": str(zip_path),
             "segment_source_id": SOURCE_ID,
         }
         with Workspace.copy_of(HERE) as ws:
