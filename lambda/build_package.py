@@ -1,19 +1,26 @@
 #!/usr/bin/env python3
-"""Build the Lambda deployment zip, byte for byte the same on every run.
+"""Build the Lambda artifacts, byte for byte the same on every machine with the documented toolchain.
 
-    python lambda/build_package.py --arch arm64 --runtime python3.13
-    -> dist/segment-usage-arm64-python3.13.zip
+    python lambda/build_package.py                  # every shipped artifact (make package)
+    python lambda/build_package.py --check          # rebuild in a temp dir, compare with the committed ones
+    python lambda/build_package.py --bundle --arch arm64 --runtime python3.13 --out my.zip
+                                                    # one self-contained zip, to bring your own build
 
-The runtime dependencies of pyproject.toml ([project].dependencies) are installed for the target
-platform with pip (--platform, --only-binary=:all:, --python-version, --implementation cp,
---no-compile), the segment_usage package is copied next to them, and everything is zipped with
-sorted entries, a fixed timestamp, fixed permissions and a fixed compression level. boto3 and
-botocore come with the Lambda runtime and are never bundled.
+Shipped artifacts (modules/segment-usage/artifacts/, committed, read by the Terraform module):
+- ``handler.zip``: the pure-Python ``segment_usage`` package for every target (it has no native
+  code), with bytecode for both runtimes' CPython. It changes with every handler change, so it is
+  small and stored uncompressed: git compresses and deltas it far better than deflate would.
+- ``dependencies-<arch>-<runtime>.zip``: a Lambda layer (``python/``) with the locked runtime
+  dependencies (jsonschema and what it needs; rpds-py is native code, hence one per arch and
+  runtime). It changes only when lambda/requirements.lock does.
+- ``manifest.json``: size and sha256 of each, the toolchain and the locked versions.
 
-Every module is also byte-compiled by the runtime's own CPython (python3.12 / python3.13 from
-pyenv or PATH) into unchecked-hash .pyc files: /var/task is read-only, so without them every cold
-start compiles jsonschema and its dependencies from source again. If that interpreter is missing,
-the zip is built without .pyc files and a warning says so (`--no-compile` does that on purpose).
+Reproducibility: wheels come from ``pip download --require-hashes`` of lambda/requirements.lock and
+are unpacked by this script (no pip install step); entries are sorted, timestamps and permissions
+fixed; bytecode is compiled by the exact CPython versions in ``COMPILERS`` as unchecked-hash .pyc
+(Lambda's /var/task and /opt are read-only, so without them every cold start compiles from
+source). A missing or different interpreter stops the build with a message naming it: it never
+builds different bytes quietly.
 """
 
 from __future__ import annotations
@@ -21,20 +28,26 @@ from __future__ import annotations
 import argparse
 import glob
 import hashlib
+import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import tomllib
 import zipfile
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+LAMBDA_DIR = Path(__file__).resolve().parent
+REPO_ROOT = LAMBDA_DIR.parent
+LOCK = LAMBDA_DIR / "requirements.lock"
+ARTIFACTS = REPO_ROOT / "modules" / "segment-usage" / "artifacts"
 PACKAGE = "segment_usage"
 PLATFORMS = {"arm64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64"}
 RUNTIMES = {"python3.12": "3.12", "python3.13": "3.13"}
-# Provided by the Lambda runtime: dropped if a dependency ever pulls them in (with a note).
+# The exact CPython that byte-compiles for each runtime: .pyc bytes can differ between patch releases.
+# Any 3.12.x / 3.13.x Lambda runtime loads them (same magic number within a minor version).
+COMPILERS = {"python3.12": "3.12.1", "python3.13": "3.13.0"}
+# Provided by the Lambda runtime: never bundled, even if a dependency pulls them in.
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer")
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 FILE_MODE = 0o644
@@ -42,203 +55,277 @@ COMPRESS_LEVEL = 9
 DIST_INFO_DROP = {"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"}
 # Test suites and benchmarks that dependencies ship (~40% of jsonschema): never imported.
 DEPENDENCY_DIRS_DROP = {"tests", "benchmarks"}
-# Where Lambda unpacks the zip: the path compiled code objects name in tracebacks.
-TASK_ROOT = "/var/task"
+TASK_ROOT = "/var/task"  # where Lambda unpacks the function's zip
+LAYER_ROOT = "/opt"  # where Lambda unpacks layers; Python ones under /opt/python
 
 
-def runtime_dependencies(pyproject: Path) -> list[str]:
-    with pyproject.open("rb") as fh:
-        return list(tomllib.load(fh)["project"].get("dependencies", []))
+class BuildError(RuntimeError):
+    """Something the build needs is missing or different; the message names it."""
 
 
-def pip_install(requirements: list[str], target: Path, arch: str, runtime: str) -> None:
-    if not requirements:
-        return
+def handler_artifact() -> str:
+    return "handler.zip"
+
+
+def dependencies_artifact(arch: str, runtime: str) -> str:
+    return f"dependencies-{arch}-{runtime}.zip"
+
+
+def shipped_artifacts() -> list[str]:
+    names = [handler_artifact()]
+    names += [dependencies_artifact(a, r) for a in sorted(PLATFORMS) for r in sorted(RUNTIMES)]
+    return names
+
+
+# -- toolchain ---------------------------------------------------------------------------------
+def _version_of(python: str) -> str | None:
+    proc = subprocess.run(
+        [python, "-c", "import platform; print(platform.python_version())"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return proc.stdout.strip() if proc.returncode == 0 else None
+
+
+def runtime_python(runtime: str) -> str | None:
+    """The interpreter that compiles for ``runtime``: $SEGMENT_USAGE_PYTHON312/313, else the pyenv
+    version named in COMPILERS, else python3.X on PATH. None if none of them exists and works."""
+    explicit = os.environ.get("SEGMENT_USAGE_PYTHON" + RUNTIMES[runtime].replace(".", ""))
+    root = os.environ.get("PYENV_ROOT", str(Path.home() / ".pyenv"))
+    candidates = [explicit] if explicit else []
+    candidates += glob.glob(f"{root}/versions/{COMPILERS[runtime]}/bin/python{RUNTIMES[runtime]}")
+    candidates += [shutil.which(f"python{RUNTIMES[runtime]}") or ""]
+    for candidate in filter(None, candidates):
+        if _version_of(candidate) is not None:
+            return candidate
+    return None
+
+
+def compiler_for(runtime: str) -> str:
+    """The interpreter for ``runtime``, checked to be exactly COMPILERS[runtime]; else BuildError."""
+    wanted = COMPILERS[runtime]
+    python = runtime_python(runtime)
+    if python is None:
+        raise BuildError(
+            f"CPython {wanted} is required to byte-compile the {runtime} artifacts and was not "
+            f"found (pyenv {wanted}, python{RUNTIMES[runtime]} on PATH, or "
+            f"SEGMENT_USAGE_PYTHON{RUNTIMES[runtime].replace('.', '')}): `pyenv install {wanted}`"
+        )
+    found = _version_of(python)
+    if found != wanted:
+        raise BuildError(
+            f"{python} is CPython {found}, but the {runtime} artifacts are compiled with exactly "
+            f"{wanted} (bytecode may differ between patch releases): `pyenv install {wanted}`, or "
+            f"set SEGMENT_USAGE_PYTHON{RUNTIMES[runtime].replace('.', '')} to a {wanted} interpreter"
+        )
+    return python
+
+
+def locked_versions() -> dict[str, str]:
+    if not LOCK.is_file():
+        raise BuildError(f"{LOCK.relative_to(REPO_ROOT)} is missing: run `make lock`")
+    versions = {}
+    for line in LOCK.read_text().splitlines():
+        if "==" in line and not line.startswith((" ", "#")):
+            name, _, rest = line.partition("==")
+            versions[name.strip()] = rest.split()[0]
+    return versions
+
+
+# -- dependencies ------------------------------------------------------------------------------
+def download_wheels(arch: str, runtime: str, dest: Path) -> list[Path]:
+    """The locked wheels for one target, each checked against the lock's sha256."""
+    locked_versions()  # names the lock if it is missing
     cmd = [
-        sys.executable,
-        "-m",
-        "pip",
-        "install",
-        "--quiet",
-        "--disable-pip-version-check",
-        "--target",
-        str(target),
-        "--platform",
-        PLATFORMS[arch],
-        "--only-binary=:all:",
-        "--python-version",
-        RUNTIMES[runtime],
-        "--implementation",
-        "cp",
-        "--no-compile",
-        "--no-warn-script-location",
-        *requirements,
-    ]
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-    subprocess.run(cmd, check=True, env=env)
+        sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
+        "--require-hashes", "--no-deps", "--only-binary=:all:", "--dest", str(dest),
+        "--platform", PLATFORMS[arch], "--python-version", RUNTIMES[runtime],
+        "--implementation", "cp", "--requirement", str(LOCK),
+    ]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise BuildError(f"pip download of the locked wheels for {arch}/{runtime} failed:\n{proc.stderr}")
+    wheels = sorted(dest.glob("*.whl"))
+    if len(wheels) != len(locked_versions()):
+        raise BuildError(f"expected {len(locked_versions())} wheels for {arch}/{runtime}, got {wheels}")
+    return wheels
 
 
-def distribution_of(top: str) -> str:
-    """The normalised distribution or package name a top-level zip entry belongs to."""
+def _distribution_of(top: str) -> str:
     name = top.split("-")[0] if top.endswith((".dist-info", ".data")) else top
     return name.lower().replace("_", "-").removesuffix(".py")
 
 
-def runtime_python(runtime: str) -> str | None:
-    """The CPython of the Lambda runtime: the newest pyenv 3.X, else a working python3.X on PATH."""
-    version = RUNTIMES[runtime]
-    root = os.environ.get("PYENV_ROOT", str(Path.home() / ".pyenv"))
-    candidates = sorted(
-        glob.glob(f"{root}/versions/{version}.*/bin/python{version}"),
-        key=lambda p: [int(x) for x in Path(p).parts[-3].split(".") if x.isdigit()],
-    )
-    if candidates:
-        return candidates[-1]
-    found = shutil.which(f"python{version}")
-    # A pyenv shim exists even when that version is not selected, and then fails: try it first.
-    if found and subprocess.run([found, "-c", "pass"], capture_output=True).returncode == 0:
-        return found
-    return None
+def unpack_wheel(wheel: Path, target: Path) -> None:
+    """Install a wheel the simple way: its files, minus RECORD, scripts and dependency tests."""
+    with zipfile.ZipFile(wheel) as zf:
+        for info in zf.infolist():
+            parts = Path(info.filename).parts
+            if info.is_dir() or not parts:
+                continue
+            if parts[0].endswith(".data"):  # purelib/platlib go to the root; scripts are dropped
+                if len(parts) < 3 or parts[1] not in ("purelib", "platlib"):
+                    continue
+                parts = parts[2:]
+            top = parts[0]
+            if _distribution_of(top) in RUNTIME_PROVIDED:
+                continue
+            if top.endswith(".dist-info") and parts[-1] in DIST_INFO_DROP:
+                continue
+            if DEPENDENCY_DIRS_DROP.intersection(parts[1:-1]):
+                continue
+            out = target.joinpath(*parts)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_bytes(zf.read(info))
 
 
-def compile_bytecode(staging: Path, runtime: str) -> bool:
-    """Byte-compile staging with the runtime's CPython; False (with a warning) if it is missing."""
-    python = runtime_python(runtime)
-    if python is None:
-        print(
-            f"warning: no python{RUNTIMES[runtime]} found (PATH or pyenv): building without .pyc "
-            "files, so cold starts compile the dependencies from source",
-            file=sys.stderr,
-        )
-        return False
-    cmd = [
-        python,
-        "-m",
-        "compileall",
-        "-q",
-        "--invalidation-mode",
-        "unchecked-hash",  # valid whatever mtime Lambda gives the unpacked files
-        "-s",
-        str(staging),
-        "-p",
-        TASK_ROOT,
-        str(staging),
-    ]
-    subprocess.run(cmd, check=True, env={**os.environ, "PYTHONHASHSEED": "0"})
-    return True
+def install_dependencies(arch: str, runtime: str, target: Path) -> None:
+    with tempfile.TemporaryDirectory(prefix="segment-usage-wheels-") as tmp:
+        for wheel in download_wheels(arch, runtime, Path(tmp)):
+            unpack_wheel(wheel, target)
 
 
-def is_compiled_for(rel: Path, runtime: str) -> bool:
-    tag = "cpython-" + RUNTIMES[runtime].replace(".", "")
-    return rel.parent.name == "__pycache__" and rel.name.endswith(f".{tag}.pyc")
-
-
-def is_excluded(rel: Path, runtime: str) -> bool:
-    parts = rel.parts
-    if parts[0] != PACKAGE and DEPENDENCY_DIRS_DROP.intersection(parts[1:-1]):
-        return True
-    if is_compiled_for(rel, runtime):
-        return False
-    if parts[0] == "bin" or "__pycache__" in parts or rel.suffix in (".pyc", ".pyo"):
-        return True
-    if parts[0].endswith(".dist-info") and len(parts) == 2 and parts[1] in DIST_INFO_DROP:
-        return True
-    return distribution_of(parts[0]) in RUNTIME_PROVIDED
-
-
-def drop_runtime_provided(staging: Path) -> None:
-    for entry in sorted(staging.iterdir()):
-        if distribution_of(entry.name) in RUNTIME_PROVIDED:
-            print(f"dropping {entry.name}: the Lambda runtime provides it", file=sys.stderr)
-            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
-
-
-def copy_package(source: Path, staging: Path) -> None:
+# -- the package and bytecode ------------------------------------------------------------------
+def copy_package(source: Path, target: Path) -> None:
     src = source / PACKAGE
     if not (src / "__init__.py").is_file():
-        raise SystemExit(f"{src} is not a Python package")
+        raise BuildError(f"{src} is not a Python package")
     shutil.copytree(
         src,
-        staging / PACKAGE,
+        target / PACKAGE,
         ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo", "*.egg-info", ".*"),
     )
 
 
-def write_zip(staging: Path, out: Path, runtime: str) -> None:
+def compile_bytecode(tree: Path, runtime: str, strip: Path, prefix: str) -> None:
+    """Unchecked-hash .pyc next to every module of ``tree``, naming ``prefix`` + path in tracebacks."""
+    cmd = [
+        compiler_for(runtime), "-m", "compileall", "-q",
+        "--invalidation-mode", "unchecked-hash",  # valid whatever mtime Lambda gives the files
+        "-s", str(strip), "-p", prefix, str(tree),
+    ]  # fmt: skip
+    subprocess.run(cmd, check=True, env={**os.environ, "PYTHONHASHSEED": "0"})
+
+
+def write_zip(tree: Path, out: Path, stored: bool = False) -> Path:
     files = sorted(
-        (p for p in staging.rglob("*") if p.is_file()),
-        key=lambda p: p.relative_to(staging).as_posix(),
+        (p for p in tree.rglob("*") if p.is_file()), key=lambda p: p.relative_to(tree).as_posix()
     )
+    compression = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".zip.tmp")
-    with zipfile.ZipFile(
-        tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=COMPRESS_LEVEL
-    ) as zf:
+    with zipfile.ZipFile(tmp, "w") as zf:
         for path in files:
-            rel = path.relative_to(staging)
-            if is_excluded(rel, runtime):
-                continue
-            info = zipfile.ZipInfo(rel.as_posix(), date_time=ZIP_DATE)
-            info.compress_type = zipfile.ZIP_DEFLATED
+            info = zipfile.ZipInfo(path.relative_to(tree).as_posix(), date_time=ZIP_DATE)
+            info.compress_type = compression
             info.create_system = 3  # Unix, so external_attr carries the mode
             info.external_attr = (0o100000 | FILE_MODE) << 16
-            zf.writestr(
-                info,
-                path.read_bytes(),
-                compress_type=zipfile.ZIP_DEFLATED,
-                compresslevel=COMPRESS_LEVEL,
-            )
+            level = None if stored else COMPRESS_LEVEL
+            zf.writestr(info, path.read_bytes(), compress_type=compression, compresslevel=level)
     tmp.replace(out)
+    return out
 
 
 def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def build(
-    arch: str,
-    runtime: str,
-    out: Path | None = None,
-    source: Path | None = None,
-    compile_pyc: bool = True,
-) -> Path:
-    """Build the zip and return its path."""
-    source = Path(source or REPO_ROOT / "lambda")
+# -- artifacts ---------------------------------------------------------------------------------
+def build_handler(out: Path, source: Path = LAMBDA_DIR) -> Path:
+    with tempfile.TemporaryDirectory(prefix="segment-usage-handler-") as tmp:
+        tree = Path(tmp)
+        copy_package(source, tree)
+        for runtime in sorted(RUNTIMES):
+            compile_bytecode(tree / PACKAGE, runtime, tree, TASK_ROOT)
+        return write_zip(tree, out, stored=True)
+
+
+def build_dependencies(arch: str, runtime: str, out: Path) -> Path:
+    with tempfile.TemporaryDirectory(prefix="segment-usage-layer-") as tmp:
+        tree = Path(tmp)
+        install_dependencies(arch, runtime, tree / "python")
+        compile_bytecode(tree / "python", runtime, tree, LAYER_ROOT)
+        return write_zip(tree, out)
+
+
+def build(arch: str, runtime: str, out: Path | None = None, source: Path | None = None) -> Path:
+    """One self-contained zip (package + dependencies at the root) for one arch and runtime:
+    what a user deploys with ``lambda.package_path`` or ``lambda.package_s3``."""
     out = Path(out or REPO_ROOT / "dist" / f"segment-usage-{arch}-{runtime}.zip")
-    with tempfile.TemporaryDirectory(prefix="segment-usage-build-") as tmp:
-        staging = Path(tmp) / "package"
-        staging.mkdir()
-        pip_install(runtime_dependencies(REPO_ROOT / "pyproject.toml"), staging, arch, runtime)
-        drop_runtime_provided(staging)
-        copy_package(source, staging)
-        if compile_pyc:
-            compile_bytecode(staging, runtime)
-        write_zip(staging, out, runtime)
-    return out
+    with tempfile.TemporaryDirectory(prefix="segment-usage-bundle-") as tmp:
+        tree = Path(tmp)
+        install_dependencies(arch, runtime, tree)
+        copy_package(Path(source or LAMBDA_DIR), tree)
+        compile_bytecode(tree, runtime, tree, TASK_ROOT)
+        return write_zip(tree, out)
+
+
+def build_all(directory: Path, source: Path = LAMBDA_DIR) -> dict[str, dict[str, object]]:
+    """Every shipped artifact into ``directory``, plus manifest.json; returns the manifest."""
+    directory.mkdir(parents=True, exist_ok=True)
+    artifacts: dict[str, dict[str, object]] = {}
+    path = build_handler(directory / handler_artifact(), source)
+    artifacts[path.name] = {"kind": "handler", "runtimes": sorted(RUNTIMES)}
+    for arch in sorted(PLATFORMS):
+        for runtime in sorted(RUNTIMES):
+            path = build_dependencies(arch, runtime, directory / dependencies_artifact(arch, runtime))
+            artifacts[path.name] = {"kind": "dependencies", "arch": arch, "runtime": runtime}
+    for name, entry in artifacts.items():
+        entry.update(bytes=(directory / name).stat().st_size, sha256=sha256_of(directory / name))
+    manifest = {
+        "artifacts": artifacts,
+        "dependencies": locked_versions(),
+        "toolchain": {f"cpython ({runtime})": version for runtime, version in COMPILERS.items()},
+    }
+    (directory / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    return manifest
+
+
+def differences(built: Path, committed: Path) -> list[str]:
+    """Files of the shipped set that differ between two artifact directories."""
+    problems = []
+    for name in [*shipped_artifacts(), "manifest.json"]:
+        a, b = built / name, committed / name
+        if not b.is_file():
+            problems.append(f"{name}: not committed under {committed}")
+        elif a.read_bytes() != b.read_bytes():
+            problems.append(f"{name}: committed sha256 {sha256_of(b)[:12]} != rebuilt {sha256_of(a)[:12]}")
+    return problems
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument("--check", action="store_true", help="rebuild and compare with the committed artifacts")
+    parser.add_argument("--bundle", action="store_true", help="build one self-contained zip instead")
     parser.add_argument("--arch", choices=sorted(PLATFORMS), default="arm64")
     parser.add_argument("--runtime", choices=sorted(RUNTIMES), default="python3.13")
-    parser.add_argument(
-        "--out", type=Path, help="zip to write (default dist/segment-usage-<arch>-<runtime>.zip)"
-    )
-    parser.add_argument(
-        "--source", type=Path, help="directory holding the segment_usage package (default lambda/)"
-    )
-    parser.add_argument(
-        "--no-compile", action="store_true", help="ship sources only, without .pyc files"
-    )
+    parser.add_argument("--out", type=Path, help="--bundle: zip to write (default dist/segment-usage-<arch>-<runtime>.zip)")
     args = parser.parse_args(argv)
-    out = build(args.arch, args.runtime, args.out, args.source, compile_pyc=not args.no_compile)
-    print(f"{out}\t{out.stat().st_size} bytes\tsha256 {sha256_of(out)}")
+    try:
+        if args.bundle:
+            out = build(args.arch, args.runtime, args.out)
+            print(f"{out}\t{out.stat().st_size} bytes\tsha256 {sha256_of(out)}")
+            return 0
+        if args.check:
+            with tempfile.TemporaryDirectory(prefix="segment-usage-check-") as tmp:
+                build_all(Path(tmp))
+                problems = differences(Path(tmp), ARTIFACTS)
+            for problem in problems:
+                print(f"stale: {problem}", file=sys.stderr)
+            if problems:
+                print("run `make package` and commit modules/segment-usage/artifacts/", file=sys.stderr)
+                return 1
+            print("artifacts match the source byte for byte")
+            return 0
+        manifest = build_all(ARTIFACTS)
+    except BuildError as error:
+        print(f"build_package: {error}", file=sys.stderr)
+        return 2
+    for name, entry in manifest["artifacts"].items():
+        print(f"{ARTIFACTS.relative_to(REPO_ROOT)}/{name}\t{entry['bytes']} bytes\tsha256 {entry['sha256']}")
     return 0
 
 

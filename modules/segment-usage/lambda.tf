@@ -5,17 +5,22 @@ resource "aws_lambda_function" "this" {
   #checkov:skip=CKV_AWS_272:The zip is built deterministically from this repository; code signing is left to callers that run a signing profile.
   #checkov:skip=CKV_AWS_115:Reserved concurrency is optional (var.lambda.reserved_concurrency): reserving it by default would take capacity from the account pool.
   #checkov:skip=CKV_AWS_50:X-Ray tracing is optional (var.lambda.tracing_mode).
-  function_name    = local.function_name
-  description      = "Segment events as per-user usage and traits in DynamoDB (${var.environment})"
-  role             = aws_iam_role.lambda.arn
-  handler          = "segment_usage.handler.lambda_handler"
-  runtime          = var.lambda.runtime
-  architectures    = [var.lambda.architecture]
-  memory_size      = var.lambda.memory_size
-  timeout          = var.lambda.timeout
-  filename         = local.package_path
-  source_code_hash = filebase64sha256(local.package_path)
-  publish          = local.alias_enabled
+  function_name = local.function_name
+  description   = "Segment events as per-user usage and traits in DynamoDB (${var.environment})"
+  role          = aws_iam_role.lambda.arn
+  handler       = "segment_usage.handler.lambda_handler"
+  runtime       = var.lambda.runtime
+  architectures = [var.lambda.architecture]
+  memory_size   = var.lambda.memory_size
+  timeout       = var.lambda.timeout
+  publish       = local.alias_enabled
+
+  filename          = local.package.filename
+  source_code_hash  = local.package.source_code_hash
+  s3_bucket         = local.package.s3_bucket
+  s3_key            = local.package.s3_key
+  s3_object_version = local.package.s3_object_version
+  layers            = local.package.layers
 
   reserved_concurrent_executions = coalesce(var.lambda.reserved_concurrency, -1)
 

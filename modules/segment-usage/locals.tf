@@ -2,13 +2,18 @@ data "aws_caller_identity" "current" {}
 
 data "aws_partition" "current" {}
 
-# `id` is the region name in provider 5.x and 6.x alike (`name` is deprecated in 6.x).
-data "aws_region" "current" {}
+# The region comes from the ARN of the account's default event bus (every region has one), not from
+# data.aws_region: provider 6.x deprecates both its `id` and `name`, and 5.x has no `region`, so no
+# attribute of it works on both without a warning. The ARN is read at plan time, so names built
+# from the region are known in the plan.
+data "aws_cloudwatch_event_bus" "default" {
+  name = "default"
+}
 
 locals {
   account_id = data.aws_caller_identity.current.account_id
   partition  = data.aws_partition.current.partition
-  region     = data.aws_region.current.id
+  region     = split(":", data.aws_cloudwatch_event_bus.default.arn)[3]
 
   # Regional resources are named "<name>-<environment>"; IAM is global, so IAM role names also
   # carry the region, so that two regions or two environments never collide.
@@ -20,11 +25,6 @@ locals {
     Module      = "segment-usage"
     Environment = var.environment
   })
-
-  package_path = coalesce(
-    var.lambda.package_path,
-    "${path.module}/../../dist/segment-usage-${var.lambda.architecture}-${var.lambda.runtime}.zip",
-  )
 
   # ------------------------------------------------------------------------------------------------
   # Segment Lambda destination

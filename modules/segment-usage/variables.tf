@@ -42,8 +42,11 @@ variable "tags" {
 
 variable "lambda" {
   description = <<-EOT
-    The handler function. `package_path` defaults to `dist/segment-usage-<architecture>-<runtime>.zip`
-    at the repository root, as built by `make package`. `timeout` (seconds) must stay under Segment's
+    The handler function. By default it runs the artifacts shipped in the module (`artifacts/`: the
+    handler zip and a dependencies layer for `architecture` and `runtime`), so nothing needs building.
+    To deploy your own build instead, give a self-contained zip (`lambda/build_package.py --bundle`)
+    as `package_path` (a local file) or `package_s3` (`bucket`, `key`, and `object_version` or
+    `source_code_hash`, so that a new upload is deployed); no layer is created then. `timeout` (seconds) must stay under Segment's
     5-second limit. `alias_name`, when set, publishes a version on every change and points that alias
     at it; Segment, EventBridge and SQS then invoke the alias.
   EOT
@@ -55,7 +58,13 @@ variable "lambda" {
     reserved_concurrency = optional(number)
     tracing_mode         = optional(string)
     package_path         = optional(string)
-    alias_name           = optional(string)
+    package_s3 = optional(object({
+      bucket           = string
+      key              = string
+      object_version   = optional(string)
+      source_code_hash = optional(string)
+    }))
+    alias_name = optional(string)
   })
   default = {}
 
@@ -84,8 +93,24 @@ variable "lambda" {
     error_message = "lambda.tracing_mode must be null (no X-Ray), Active or PassThrough."
   }
   validation {
-    condition     = var.lambda.package_path == null ? true : endswith(var.lambda.package_path, ".zip")
-    error_message = "lambda.package_path must point at a .zip built by lambda/build_package.py."
+    condition     = var.lambda.package_path == null ? true : endswith(var.lambda.package_path, ".zip") && fileexists(var.lambda.package_path)
+    error_message = "lambda.package_path must name an existing .zip (build one with `lambda/build_package.py --bundle`), relative to the root module or absolute."
+  }
+  validation {
+    condition     = var.lambda.package_path == null || var.lambda.package_s3 == null
+    error_message = "lambda.package_path and lambda.package_s3 are alternatives: set at most one."
+  }
+  validation {
+    condition     = var.lambda.package_s3 == null ? true : can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.lambda.package_s3.bucket)) && length(trimspace(var.lambda.package_s3.key)) > 0
+    error_message = "lambda.package_s3 needs an S3 bucket name (3-63 lower-case letters, digits, dots and hyphens) and a non-empty key."
+  }
+  validation {
+    condition     = var.lambda.package_s3 == null ? true : (try(var.lambda.package_s3.object_version, null) != null || try(var.lambda.package_s3.source_code_hash, null) != null)
+    error_message = "lambda.package_s3 needs object_version or source_code_hash: without either, a new upload under the same key is never deployed."
+  }
+  validation {
+    condition     = try(var.lambda.package_s3.source_code_hash, null) == null ? true : can(regex("^[A-Za-z0-9+/]{43}=$", var.lambda.package_s3.source_code_hash))
+    error_message = "lambda.package_s3.source_code_hash must be the base64-encoded SHA-256 of the zip (as `openssl dgst -sha256 -binary f.zip | base64` prints)."
   }
   validation {
     condition     = var.lambda.alias_name == null ? true : can(regex("^[a-zA-Z][a-zA-Z0-9_-]{0,127}$", var.lambda.alias_name)) && !can(regex("^[0-9]+$", var.lambda.alias_name))
@@ -402,16 +427,40 @@ variable "dynamodb" {
 }
 
 # ---------------------------------------------------------------------------------------------------
+# IAM
+# ---------------------------------------------------------------------------------------------------
+
+variable "iam" {
+  description = "Settings for every IAM role the module creates (the execution roles of the direct and the batch function, and the role Segment assumes): `path` (IAM path, default /) and `permissions_boundary` (ARN of a managed policy that caps each role's permissions, as many organisations require; null for none)."
+  type = object({
+    path                 = optional(string, "/")
+    permissions_boundary = optional(string)
+  })
+  default = {}
+
+  validation {
+    condition     = can(regex("^/([\\x21-\\x7E]{0,510}/)?$", var.iam.path)) && length(var.iam.path) <= 512
+    error_message = "iam.path must be / or start and end with / (at most 512 printable ASCII characters), for example /segment-usage/."
+  }
+  validation {
+    condition     = var.iam.permissions_boundary == null ? true : can(regex("^arn:aws[a-z-]*:iam::([0-9]{12}|aws):policy/[A-Za-z0-9+=,.@_/-]{1,128}$", var.iam.permissions_boundary))
+    error_message = "iam.permissions_boundary must be a managed IAM policy ARN (arn:aws:iam::<account>:policy/<name>)."
+  }
+}
+
+# ---------------------------------------------------------------------------------------------------
 # Alarms
 # ---------------------------------------------------------------------------------------------------
 
 variable "alarms" {
-  description = "CloudWatch alarms on Lambda errors and throttles and on every dead-letter queue holding a message; sns_topic_arn, if given, is notified on alarm and on recovery."
+  description = "CloudWatch alarms: errors and throttles of both functions, every dead-letter queue holding a message, the buffer's oldest message older than `buffer_age_threshold_seconds`, the EventBridge path (rule deliveries that fail; Segment delivering while no rule matched anything for `unmatched_window_seconds`; events Lambda dropped or could not send to the failure queue). sns_topic_arn, if given, is notified on alarm and on recovery."
   type = object({
-    enabled          = optional(bool, true)
-    sns_topic_arn    = optional(string)
-    errors_threshold = optional(number, 1)
-    period_seconds   = optional(number, 300)
+    enabled                      = optional(bool, true)
+    sns_topic_arn                = optional(string)
+    errors_threshold             = optional(number, 1)
+    period_seconds               = optional(number, 300)
+    buffer_age_threshold_seconds = optional(number, 900)
+    unmatched_window_seconds     = optional(number, 3600)
   })
   default = {}
 
@@ -426,5 +475,13 @@ variable "alarms" {
   validation {
     condition     = contains([60, 300, 900, 3600], var.alarms.period_seconds)
     error_message = "alarms.period_seconds must be 60, 300, 900 or 3600."
+  }
+  validation {
+    condition     = var.alarms.buffer_age_threshold_seconds >= 60 && var.alarms.buffer_age_threshold_seconds <= 1209600
+    error_message = "alarms.buffer_age_threshold_seconds must be 60-1209600 (SQS keeps a message at most 14 days)."
+  }
+  validation {
+    condition     = contains([300, 900, 3600, 21600, 86400], var.alarms.unmatched_window_seconds)
+    error_message = "alarms.unmatched_window_seconds must be 300, 900, 3600, 21600 or 86400."
   }
 }
