@@ -1,0 +1,226 @@
+"""The read API: ``segment_usage.read_api.handler``, behind a Lambda function URL with AWS_IAM auth.
+
+    GET /v1/users/{userId}               -> {user_id, traits, usage, segments, groups, external_ids}
+    GET /v1/users/{userId}?segment=NAME  -> {user_id, segment, member}
+
+``traits`` is a flat map of identify traits, as Segment's Profile API ``/traits`` returns them;
+``usage`` holds the usage traits; ``segments`` maps each defined segment to true/false, evaluated
+on this read. Errors are JSON ``{"error": {"code", "message"}}`` with a 4xx status for anything
+the caller can fix (bad id 400, unknown user or segment 404, unsigned 403, not GET 405); 5xx only
+when DynamoDB fails (503 on throttling, with Retry-After).
+
+Environment: ``SEGMENT_USAGE_TABLE`` and, when segments are defined,
+``SEGMENT_USAGE_SEGMENTS_SHA256`` (the definitions live in the table, item CONFIG/SEGMENTS).
+The function's role may only GetItem/Query/BatchGetItem the table. One log line per request,
+without the user id (no PII in logs).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qs, unquote
+
+import botocore.session
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .reader import Reader
+from .segments import SEGMENT_NAME, SegmentDefinitionError, load_from_table
+
+TABLE = "SEGMENT_USAGE_TABLE"
+SEGMENTS_SHA256 = "SEGMENT_USAGE_SEGMENTS_SHA256"
+ROUTE = re.compile(r"^/v1/users/([^/]+)$")
+MAX_ID_CHARS = 512  # Segment sets no limit; longer ids are hashed in keys (keys.MAX_ID_BYTES)
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+QUERY_PARAMETERS = {"segment"}
+THROTTLING = {
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+}
+# An app waits on this call: answer or fail within a few seconds rather than retry for long.
+CLIENT_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 2}, connect_timeout=1, read_timeout=2
+)
+
+
+class HttpError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def _response(status: int, body: Any, headers: Mapping[str, str] | None = None) -> dict[str, Any]:
+    return {
+        "statusCode": status,
+        "headers": {
+            "content-type": "application/json",
+            "cache-control": "no-store",
+            **(headers or {}),
+        },
+        "body": json.dumps(body, separators=(",", ":")),
+        "isBase64Encoded": False,
+    }
+
+
+def _error(exc: HttpError, headers: Mapping[str, str] | None = None) -> dict[str, Any]:
+    return _response(exc.status, {"error": {"code": exc.code, "message": exc.message}}, headers)
+
+
+def _user_id(raw_path: str) -> str:
+    match = ROUTE.match(raw_path)
+    if match is None:
+        raise HttpError(404, "no_route", "no such route: use GET /v1/users/{userId}")
+    try:
+        user_id = unquote(match.group(1), errors="strict")
+    except UnicodeDecodeError as exc:
+        raise HttpError(400, "bad_user_id", "userId: not valid percent-encoded UTF-8") from exc
+    if not user_id.strip():
+        raise HttpError(400, "bad_user_id", "userId: must not be blank")
+    if len(user_id) > MAX_ID_CHARS:
+        raise HttpError(400, "bad_user_id", f"userId: longer than {MAX_ID_CHARS} characters")
+    if CONTROL.search(user_id):
+        raise HttpError(400, "bad_user_id", "userId: contains control characters")
+    return user_id
+
+
+def _segment_parameter(raw_query: str) -> str | None:
+    try:
+        params = parse_qs(raw_query, keep_blank_values=True, strict_parsing=False, errors="strict")
+    except UnicodeDecodeError as exc:
+        raise HttpError(400, "bad_query", "query: not valid percent-encoded UTF-8") from exc
+    unknown = sorted(set(params) - QUERY_PARAMETERS)
+    if unknown:
+        raise HttpError(400, "bad_query", f"query: unknown parameters {', '.join(unknown)}")
+    values = params.get("segment")
+    if values is None:
+        return None
+    if len(values) != 1:
+        raise HttpError(400, "bad_segment", "segment: give one segment name")
+    if not SEGMENT_NAME.match(values[0]):
+        raise HttpError(400, "bad_segment", f"segment: the name must match {SEGMENT_NAME.pattern}")
+    return values[0]
+
+
+def _authorized(event: Mapping[str, Any]) -> bool:
+    """AWS_IAM function URLs put the signer in requestContext.authorizer.iam; Lambda refuses an
+    unsigned request before the function runs, so its absence means the URL's auth type was
+    changed to NONE (or someone invoked the function another way): refuse, do not serve."""
+    context = event.get("requestContext")
+    authorizer = context.get("authorizer") if isinstance(context, Mapping) else None
+    iam = authorizer.get("iam") if isinstance(authorizer, Mapping) else None
+    return isinstance(iam, Mapping) and bool(iam.get("accountId") or iam.get("userArn"))
+
+
+def profile(view: Any) -> dict[str, Any]:
+    data = view.as_dict()
+    return {
+        "user_id": view.user_id,
+        "traits": data["traits"],
+        "usage": data["usage"],
+        "segments": data["segments"],
+        "groups": data["groups"],
+        "external_ids": [{"type": "user_id", "id": view.user_id}]
+        + [{"type": "linked_id", "id": linked} for linked in view.linked_ids],
+    }
+
+
+class ReadApi:
+    """Per-container state: the client, the table, the segment definitions (checked by hash)."""
+
+    def __init__(self, env: Mapping[str, str], client: Any | None = None) -> None:
+        table = env.get(TABLE, "").strip()
+        if not table:
+            raise ValueError(f"{TABLE} is not set: the DynamoDB table the read API reads")
+        self.table = table
+        self.sha256 = (env.get(SEGMENTS_SHA256) or "").strip().lower() or None
+        self.client = client or botocore.session.get_session().create_client(
+            "dynamodb", config=CLIENT_CONFIG
+        )
+        self.reader: Reader | None = None
+
+    def _reader(self) -> Reader:
+        # Loaded on first use and kept; a mismatch (deployment in progress) is retried next time.
+        if self.reader is None:
+            segments = {}
+            if self.sha256:
+                try:
+                    segments = load_from_table(self.client, self.table, self.sha256)[0]
+                except SegmentDefinitionError as exc:
+                    raise HttpError(503, "segments_unavailable", str(exc)) from exc
+            self.reader = Reader(self.client, self.table, segments)
+        return self.reader
+
+    def route(self, event: Mapping[str, Any], now: datetime | None = None) -> dict[str, Any]:
+        if not _authorized(event):
+            raise HttpError(403, "forbidden", "requests must be signed with SigV4 (AWS_IAM)")
+        http = (event.get("requestContext") or {}).get("http") or {}
+        method = http.get("method", "")
+        raw_path = event.get("rawPath") or http.get("path") or ""
+        user_id = _user_id(raw_path)
+        if method != "GET":
+            raise HttpError(405, "method_not_allowed", f"{method or 'this method'}: use GET")
+        segment = _segment_parameter(event.get("rawQueryString") or "")
+        reader = self._reader()
+        if segment is not None and segment not in reader.segments:
+            raise HttpError(404, "unknown_segment", f"segment {segment!r} is not defined")
+        view = reader.user(user_id, now=now)
+        if not view.found:
+            raise HttpError(404, "unknown_user", "nothing is recorded for this userId")
+        if segment is not None:
+            return {"user_id": user_id, "segment": segment, "member": view.segments[segment]}
+        return profile(view)
+
+    def handle(self, event: Any, context: Any = None, now: datetime | None = None) -> dict:
+        started = time.perf_counter()
+        status, code, headers = 200, None, None
+        try:
+            if not isinstance(event, Mapping):
+                raise HttpError(400, "bad_event", "expected a Lambda function URL event")
+            response = _response(200, self.route(event, now))
+        except HttpError as exc:
+            status, code = exc.status, exc.code
+            headers = {"retry-after": "1"} if exc.status == 503 else None
+            response = _error(exc, headers)
+        except ClientError as exc:
+            aws_code = exc.response.get("Error", {}).get("Code", "")
+            status, code = (503, "throttled") if aws_code in THROTTLING else (500, "aws_error")
+            response = _error(
+                HttpError(status, code, f"DynamoDB: {aws_code}"),
+                {"retry-after": "1"} if status == 503 else None,
+            )
+        except BotoCoreError as exc:
+            status, code = 503, "unavailable"
+            response = _error(HttpError(503, code, type(exc).__name__), {"retry-after": "1"})
+        _log(status, code, started, context)
+        return response
+
+
+def _log(status: int, code: str | None, started: float, context: Any) -> None:
+    line = {
+        "time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "level": "INFO" if status < 500 else "ERROR",
+        "message": "read",
+        "status": status,
+        "error": code,
+        "ms": round((time.perf_counter() - started) * 1000, 1),
+        "requestId": getattr(context, "aws_request_id", None),
+    }
+    sys.stdout.write(json.dumps(line) + "\n")
+
+
+_api: ReadApi | None = ReadApi(os.environ) if os.environ.get(TABLE) else None
+
+
+def handler(event: Any, context: Any = None) -> dict[str, Any]:
+    global _api
+    if _api is None:
+        _api = ReadApi(os.environ)
+    return _api.handle(event, context)
