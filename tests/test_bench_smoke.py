@@ -59,8 +59,9 @@ def test_quick_bench_runs_and_reports_every_section(tmp_path: Path) -> None:
 
     package = results["zip"]
     assert "error" not in package, package
-    assert package["bytes"] > 0 and len(package["sha256_build_1"]) == 64
-    assert isinstance(package["identical"], bool)
+    assert package["largest_bytes"] > 0 and len(package["artifacts"]) == 5
+    assert all(len(a["sha256"]) == 64 for a in package["artifacts"].values())
+    assert isinstance(package["identical"], bool) and isinstance(package["matches_committed"], bool)
 
     goals = results["goals"]
     assert len(goals) >= 10
