@@ -39,7 +39,7 @@ SEGMENTS_SK = "SEGMENTS"  # item CONFIG/SEGMENTS holds the definitions (written 
 SEGMENT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 WINDOWS = (7, 30)  # count windows the view holds (reader.WINDOWS); None is lifetime
 MAX_DAYS = 36500
-MAX_DEPTH = 3  # segment -> group -> group: what the Terraform type allows
+MAX_DEPTH = 2  # a segment's all/any may hold one level of all/any: what Terraform's type allows
 DAY_MS = 86_400_000
 
 USAGE_OPS = ("at_least", "at_most")
@@ -194,7 +194,9 @@ def _parse_identify(raw: dict[str, Any], name: str, where: str) -> Condition:
 
 def _parse_group(kind: str, items: Any, where: str, depth: int) -> Condition:
     if depth > MAX_DEPTH:
-        raise SegmentDefinitionError(f"{where}: groups nest at most {MAX_DEPTH - 1} levels deep")
+        raise SegmentDefinitionError(
+            f"{where}: a nested all/any may hold conditions only, not another all/any"
+        )
     if not isinstance(items, list) or not items:
         raise SegmentDefinitionError(f"{where}: expected a non-empty list of conditions")
     children = tuple(_parse_condition(item, f"{where}[{i}]", depth) for i, item in enumerate(items))
