@@ -16,6 +16,7 @@ TRACKING_PLAN_SHA256 = "SEGMENT_USAGE_TRACKING_PLAN_SHA256"
 TRACKING_PLAN_MODE = "SEGMENT_USAGE_TRACKING_PLAN_MODE"
 REJECTED_RETENTION_DAYS = "SEGMENT_USAGE_REJECTED_RETENTION_DAYS"
 METRICS_NAMESPACE = "SEGMENT_USAGE_METRICS_NAMESPACE"
+BUFFER_QUEUE_URL = "SEGMENT_USAGE_BUFFER_QUEUE_URL"
 
 
 class ConfigError(ValueError):
@@ -31,6 +32,7 @@ class Settings:
     tracking_plan_mode: str = "warn"
     rejected_retention_days: int = 90
     metrics_namespace: str = "SegmentUsage"
+    buffer_queue_url: str | None = None  # where the direct path hands off what it cannot record
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -58,4 +60,12 @@ class Settings:
             tracking_plan_mode=mode,
             rejected_retention_days=int(retention),
             metrics_namespace=env.get(METRICS_NAMESPACE, "").strip() or "SegmentUsage",
+            buffer_queue_url=_queue_url(env.get(BUFFER_QUEUE_URL)),
         )
+
+
+def _queue_url(value: str | None) -> str | None:
+    url = (value or "").strip()
+    if url and not url.startswith(("https://", "http://")):
+        raise ConfigError(f"{BUFFER_QUEUE_URL}: {url!r} is not an SQS queue URL (https://...)")
+    return url or None

@@ -14,6 +14,9 @@ from typing import Any
 
 PARTNER_SOURCE_PREFIX = "aws.partner/segment.com/"
 DIRECT, EVENTBRIDGE, SQS = "direct", "eventbridge", "sqs"
+MAX_ARRAY_ITEMS = 100  # a JSON array of events in one invocation (neither Segment nor EventBridge
+# sends one: a person or a script does). Each element is handled as if it came alone; a longer
+# array is rejected whole, so one invocation stays within Segment's 5 s.
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,8 @@ def unwrap(event: Any) -> tuple[str, list[Incoming]]:
             ]
         if _is_eventbridge(event):
             return EVENTBRIDGE, [_from_eventbridge(event, EVENTBRIDGE)]
+    if isinstance(event, list):
+        return _from_array(event)
     if _is_segment(event):
         return DIRECT, [Incoming(DIRECT, event, event)]
     return DIRECT, [
@@ -107,6 +112,30 @@ def unwrap(event: Any) -> tuple[str, list[Incoming]]:
             f"from a Segment partner source, or an SQS event; got {_describe(event)}",
         )
     ]  # fmt: skip
+
+
+def _from_array(events: list[Any]) -> tuple[str, list[Incoming]]:
+    """A JSON array of EventBridge events or Segment messages: each one, as if it came alone."""
+    if not events or len(events) > MAX_ARRAY_ITEMS:
+        error = (
+            f"envelope: a JSON array of {len(events)} events; between 1 and {MAX_ARRAY_ITEMS} "
+            "EventBridge events or Segment messages are handled, each on its own"
+        )
+        return DIRECT, [Incoming(DIRECT, None, events, error)]
+    items = []
+    for n, element in enumerate(events):
+        if _is_eventbridge(element):
+            items.append(_from_eventbridge(element, EVENTBRIDGE))
+        elif _is_segment(element):
+            items.append(Incoming(DIRECT, element, element))
+        else:
+            error = (
+                f"[{n}]: expected an EventBridge event from a Segment partner source or a Segment "
+                f"message; got {_describe(element)}"
+            )
+            items.append(Incoming(DIRECT, None, element, error))
+    path = EVENTBRIDGE if all(item.path == EVENTBRIDGE for item in items) else DIRECT
+    return path, items
 
 
 def _describe(value: Any) -> str:

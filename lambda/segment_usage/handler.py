@@ -15,10 +15,12 @@ from botocore.config import Config
 
 from .config import ConfigError, Settings
 from .envelopes import SQS, Incoming, unwrap
+from .errors import AWS_ERRORS, error_text
+from .handoff import Handoff
 from .keys import CONFIG_PK, TRACKING_PLAN_SK
 from .messages import Message
 from .observability import InvocationSummary
-from .recorder import AWS_ERRORS, Recorder
+from .recorder import Recorder
 from .rejections import rejection_item
 from .store import Store
 from .tracking_plan import TrackingPlan
@@ -71,6 +73,7 @@ class Runtime:
         self.store = Store(client or dynamodb_client(), settings.table)
         self.recorder = Recorder(self.store)
         self.plan = _load_plan(settings, self.store)
+        self.handoff = Handoff(settings.buffer_queue_url)  # its SQS client is made on first use
         spec_validators()
 
     def handle(self, event: Any, context: Any = None) -> dict[str, Any]:
@@ -86,7 +89,14 @@ class Runtime:
             results[i] = self._keep(item, kind, errors)
         outcomes = self.recorder.record([m for _, m in valid])
         for (i, _), outcome in zip(valid, outcomes, strict=True):
-            results[i] = (outcome.status, [outcome.error] if outcome.error else [])
+            if outcome.status == "unrecordable":  # permanent: kept, acknowledged, replayable
+                results[i] = self._keep(items[i], "unrecordable", [outcome.error or "unknown"])
+            else:
+                results[i] = (outcome.status, [outcome.error] if outcome.error else [])
+        if path != SQS and self.handoff.enabled:
+            for i, (status, errors) in enumerate(results):
+                if status == "failed":
+                    results[i] = self._hand_off(items[i], errors)
         for item, (status, errors) in zip(items, results, strict=True):
             payload = item.payload if isinstance(item.payload, dict) else {}
             summary.add(status, payload.get("type"), payload.get("messageId"), errors)
@@ -114,6 +124,18 @@ class Runtime:
             if status == "failed":
                 return None, errors, "failed"
         return message, [], ""
+
+    def _hand_off(self, item: Incoming, errors: list[str]) -> tuple[str, list[str]]:
+        """Transient failure on the direct or EventBridge path: onto the buffer queue, if it takes
+        it (then the invocation succeeds); else still failed, and the caller retries."""
+        try:
+            self.handoff.send(item.payload, "; ".join(errors))
+        except (*AWS_ERRORS, ValueError) as error:
+            return "failed", [
+                *errors,
+                f"handing off to the buffer queue failed: {error_text(error)}",
+            ]
+        return "buffered", errors
 
     def _keep(self, item: Incoming, kind: str, errors: list[str]) -> tuple[str, list[str]]:
         if kind == "failed":
@@ -149,14 +171,24 @@ class Runtime:
             if unidentifiable:
                 raise RecordingFailed("failed SQS records without a messageId: retry the batch")
             return {"batchItemFailures": failed}
-        (item,), ((status, errors),) = items, results
-        if status == "failed":
-            raise RecordingFailed(f"message not recorded, retry: {'; '.join(errors)}")
-        payload = item.payload if isinstance(item.payload, dict) else {}
-        response: dict[str, Any] = {"status": status, "messageId": payload.get("messageId")}
-        if errors:
-            response["errors"] = errors
-        return response
+        failures = [errors for status, errors in results if status == "failed"]
+        if failures:
+            raise RecordingFailed(f"message not recorded, retry: {'; '.join(failures[0])}")
+        responses = [
+            _response(item, status, errors)
+            for item, (status, errors) in zip(items, results, strict=True)
+        ]
+        if len(responses) == 1:
+            return responses[0]
+        return {"results": responses}  # a JSON array of events: one result each, in order
+
+
+def _response(item: Incoming, status: str, errors: list[str]) -> dict[str, Any]:
+    payload = item.payload if isinstance(item.payload, dict) else {}
+    response: dict[str, Any] = {"status": status, "messageId": payload.get("messageId")}
+    if errors:
+        response["errors"] = errors
+    return response
 
 
 _runtime: Runtime | None = None

@@ -7,7 +7,7 @@ import hashlib
 MAX_ID_BYTES = 128  # longer ids are hashed so key sizes (and so write costs) stay bounded
 
 PROFILE_SK = "PROFILE"
-CATALOG_PK = "CATALOG"
+CATALOG_PK = "CATALOG"  # the unsharded catalog of earlier versions, still read (never written)
 REJECTED_PK = "REJECTED"
 VIOLATION_PK = "VIOLATION"
 CONFIG_PK = "CONFIG"
@@ -37,6 +37,10 @@ def bucket_sk(day: str, shard: int, index: int) -> str:
     return f"D#{day}#{shard}#{index:04d}"
 
 
+def chain_prefix(day: str, shard: int) -> str:
+    return f"D#{day}#{shard}#"
+
+
 def day_shard(digest: bytes) -> int:
     """The chain of a message: fixed by its messageId, so every retry lands on the same one."""
     return digest[0] % DAY_SHARDS
@@ -44,6 +48,22 @@ def day_shard(digest: bytes) -> int:
 
 def group_sk(group_id: str) -> str:
     return "G#" + _bounded(group_id)
+
+
+# The catalog counts every message, so one item per event name would be a hot key: a page that is
+# 40% of traffic would put 40% of the catalog's writes on one item, and DynamoDB serves one item or
+# partition key at ~1,000 WCU/s. Each name is split over CATALOG_SHARDS partition keys; the reader
+# sums them (one Query each). 128: the hottest key of a realistic stream stays under 1% of writes.
+CATALOG_SHARDS = 128
+
+
+def catalog_pk(shard: int) -> str:
+    return f"{CATALOG_PK}#{shard:03d}"
+
+
+def catalog_shard(digest: bytes) -> int:
+    """A messageId digest's catalog shard (bytes other than ``day_shard``'s, so independent)."""
+    return int.from_bytes(digest[1:3], "big") % CATALOG_SHARDS
 
 
 def catalog_sk(call_type: str, name: str) -> str:

@@ -40,6 +40,8 @@ class Bucket:
     version: int = 0  # 0: not yet stored
     hashes: set[bytes] = field(default_factory=set)
     usage: dict[str, list[int]] = field(default_factory=dict)
+    # Set when a take-back shrank a full bucket: its chain goes on past it, whatever its size now.
+    closed: bool = False
 
     @cached_property
     def sk(self) -> str:
@@ -53,6 +55,8 @@ class Bucket:
         }
         if self.hashes:
             item["h"] = {"BS": sorted(self.hashes)}
+        if self.closed:
+            item["c"] = {"BOOL": True}
         if self.usage:
             item["u"] = {
                 "M": {
@@ -76,12 +80,15 @@ class Bucket:
                 trait: [int(n["N"]) for n in value["L"]]
                 for trait, value in item.get("u", {}).get("M", {}).items()
             },
+            closed="c" in item,
         )
 
     def size(self) -> int:
         """``item_size(self.to_item(self.version + 1))``, without building the item (hot path)."""
         size = 2 + len(self.pk.encode("utf-8")) + 2 + len(self.sk) + 1
         size += int_size(self.version + 1)
+        if self.closed:
+            size += 2
         if self.hashes:
             size += 1 + sum(map(len, self.hashes))
         if self.usage:
@@ -101,7 +108,12 @@ class Bucket:
             self.version,
             set(self.hashes),
             {k: list(v) for k, v in self.usage.items()},
+            self.closed,
         )
+
+    def is_full(self) -> bool:
+        """No more messages go in: the chain continues in the next bucket (if there is one)."""
+        return self.closed or self.size() > OPEN_LIMIT
 
     def add(self, message: Message) -> None:
         self.hashes.add(message.hash)
@@ -159,7 +171,7 @@ def plan_day(pk: str, day: str, existing: Iterable[Bucket], messages: Iterable[M
             continue
         shard = day_shard(message.hash)
         bucket = current.get(shard)
-        if bucket is None or bucket.size() > OPEN_LIMIT:
+        if bucket is None or bucket.is_full():
             index = bucket.index + 1 if bucket is not None else 0
             if index >= MAX_BUCKETS_PER_CHAIN:
                 raise OverflowError(

@@ -21,6 +21,7 @@ METRICS = {
     "duplicate": "Duplicate",
     "rejected": "Rejected",
     "failed": "Failed",
+    "buffered": "Buffered",  # direct path: handed off to the buffer queue (handoff.py)
 }
 
 

@@ -9,10 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from .item_size import item_size
 from .keys import PROFILE_SK, group_sk, user_pk
 from .messages import Message
 
 Key = tuple[str, str]
+
+# The per-profile (and per-group) trait budget: DynamoDB items stop at 400 KB (409,600 bytes). An
+# identify that would grow a profile past this many bytes is kept as rejected (the reason names
+# the budget) instead of failing on every retry; the traits already stored stay as they are.
+MAX_PROFILE_BYTES = 350_000
 
 
 def effect_keys(message: Message) -> list[Key]:
@@ -78,3 +84,34 @@ def apply(key: Key, item: dict[str, Any] | None, messages: list[Message]) -> dic
 
 def version(item: dict[str, Any] | None) -> int:
     return int(item["v"]["N"]) if item else 0
+
+
+def apply_within_budget(
+    key: Key, item: dict[str, Any] | None, messages: list[Message]
+) -> tuple[dict[str, Any] | None, list[int]]:
+    """``apply``, leaving out the messages that would grow the item past ``MAX_PROFILE_BYTES``.
+
+    Returns (the new item or None, positions in ``messages`` of those left out).
+    """
+    new = apply(key, item, messages)
+    if new is None or item_size(new) <= MAX_PROFILE_BYTES:
+        return new, []
+    over: list[int] = []
+    current = item
+    for n, message in enumerate(messages):
+        candidate = apply(key, current, [message])
+        if candidate is None:
+            continue
+        if item_size(candidate) > MAX_PROFILE_BYTES:
+            over.append(n)
+            continue
+        current = candidate
+    return (current if current is not item else None), over
+
+
+def over_budget_reason(key: Key) -> str:
+    what = "group" if key[1].startswith("G#") else "profile"
+    return (
+        f"traits: this message would grow the {what} item past its {MAX_PROFILE_BYTES:,}-byte "
+        "trait budget (DynamoDB items stop at 400 KB); the stored traits were left as they are"
+    )

@@ -12,7 +12,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from .keys import CATALOG_PK, PROFILE_SK, REJECTED_PK, VIOLATION_PK, user_pk
+from .keys import (
+    CATALOG_PK,
+    CATALOG_SHARDS,
+    PROFILE_SK,
+    REJECTED_PK,
+    VIOLATION_PK,
+    catalog_pk,
+    user_pk,
+)
 from .ledger import Bucket
 
 WINDOWS = (7, 30)
@@ -133,18 +141,36 @@ class Reader:
                 view.trait_versions[name] = (ts, text)
 
     def events(self) -> list[dict[str, Any]]:
-        """The event catalog: every event, page and screen name seen, most frequent first."""
+        """The event catalog: every event, page and screen name seen, most frequent first.
+
+        Each name is spread over ``CATALOG_SHARDS`` partition keys (see keys.py): one Query per
+        shard, 16 at a time, plus the unsharded ``CATALOG`` of earlier versions; counts are summed.
+        """
+        from concurrent.futures import ThreadPoolExecutor  # the CLI only, not the handler
+
+        pks = [CATALOG_PK, *(catalog_pk(shard) for shard in range(CATALOG_SHARDS))]
+        with ThreadPoolExecutor(16) as pool:
+            pages = list(pool.map(lambda pk: list(self._query(pk)), pks))
+        merged: dict[tuple[str, str], dict[str, Any]] = {}
+        for item in (item for page in pages for item in page):
+            key = (item["type"]["S"], item["name"]["S"])
+            row = merged.setdefault(
+                key, {"type": key[0], "name": key[1], "count": 0, "last_ms": None, "trait": None}
+            )
+            row["count"] += int(item["count"]["N"])
+            if "last_seen_ms" in item:
+                row["last_ms"] = max(row["last_ms"] or 0, int(item["last_seen_ms"]["N"]))
+            if "trait" in item:
+                row["trait"] = item["trait"]["S"]
         rows = [
             {
-                "type": item["type"]["S"],
-                "name": item["name"]["S"],
-                "count": int(item["count"]["N"]),
-                "last_seen": _iso(int(item["last_seen_ms"]["N"]))
-                if "last_seen_ms" in item
-                else None,
-                "trait": item["trait"]["S"] if "trait" in item else None,
+                "type": row["type"],
+                "name": row["name"],
+                "count": row["count"],
+                "last_seen": _iso(row["last_ms"]) if row["last_ms"] is not None else None,
+                "trait": row["trait"],
             }
-            for item in self._query(CATALOG_PK)
+            for row in merged.values()
         ]
         return sorted(rows, key=lambda r: (-r["count"], r["type"], r["name"]))
 

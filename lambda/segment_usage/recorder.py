@@ -3,11 +3,17 @@
 1. Idempotent effects first (identify traits, groups, links): re-applying them changes nothing.
 2. The day-bucket commit: the messageId digest and the usage counts in one conditional write.
    This is the exactly-once point; a message whose digest is already there is a duplicate.
-3. The event catalog (ADD, not idempotent), only for messages step 2 newly recorded. If it fails,
-   those messages are taken back out of their buckets and reported failed, so a retry redoes both.
+3. The event catalog (ADD, not idempotent), only for messages step 2 newly recorded, on one of
+   ``keys.CATALOG_SHARDS`` shard items per name (picked by the first message of that name in the
+   invocation, so a batch adds up into one item per name). If it fails, those messages are taken
+   back out of their buckets and reported failed, so a retry redoes both.
 
-Any AWS error other than a lost optimistic-lock race is transient for the caller: the messages it
-touched are reported failed (SQS: batchItemFailures; direct and EventBridge: the invocation raises).
+Reads: one BatchGetItem per invocation fetches the first bucket of every chain the messages fall
+in and the catalog items they add to; only a chain whose first bucket is full needs a Query.
+
+Errors (``errors.py``): a transient one (throttling, 5xx, timeout, lost races) reports the messages
+it touched ``failed`` (retried: batchItemFailures, the buffer queue, or the caller); a permanent one
+(ValidationException, another 4xx, over a budget) reports them ``unrecordable`` with the reason.
 """
 
 from __future__ import annotations
@@ -19,16 +25,14 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from . import profiles
-from .keys import CATALOG_PK, catalog_sk, user_pk
-from .ledger import plan_day
+from .errors import AWS_ERRORS, error_text, is_permanent, permanent_reason
+from .keys import bucket_sk, catalog_pk, catalog_shard, catalog_sk, day_shard, user_pk
+from .ledger import Bucket, plan_day
 from .messages import Message
-from .store import Store
+from .store import Key, Store
 
 logger = logging.getLogger(__name__)
-AWS_ERRORS = (ClientError, BotoCoreError)
 MAX_RACES = 10  # optimistic-lock retries per item before giving up (reported as failed)
 
 
@@ -44,14 +48,14 @@ class LostRace(RuntimeError):
 
 @dataclass
 class Outcome:
-    status: str  # "accepted" | "duplicate" | "failed"
+    status: str  # "accepted" | "duplicate" | "failed" (transient) | "unrecordable" (permanent)
     error: str | None = None
 
 
-def _error_text(error: Exception) -> str:
-    if isinstance(error, ClientError):
-        return f"DynamoDB {error.operation_name}: {error.response['Error'].get('Code')}"
-    return f"{type(error).__name__}: {error}"
+def _failure(error: BaseException, prefix: str = "") -> Outcome:
+    if is_permanent(error):
+        return Outcome("unrecordable", prefix + permanent_reason(error))
+    return Outcome("failed", prefix + error_text(error))
 
 
 class Recorder:
@@ -63,9 +67,59 @@ class Recorder:
         """Outcomes in the order of ``messages`` (the same messageId may appear more than once)."""
         outcomes: list[Outcome | None] = [None] * len(messages)
         self._apply_effects(messages, outcomes)
-        buckets_of = self._commit_days(messages, outcomes)
-        self._count_in_catalog(messages, outcomes, buckets_of)
+        catalog_keys = self._catalog_keys(messages, outcomes)
+        heads = self._read_heads(messages, outcomes, catalog_keys)
+        buckets_of = self._commit_days(messages, outcomes, heads)
+        self._count_in_catalog(messages, outcomes, buckets_of, catalog_keys, heads)
         return [o or Outcome("failed", "not processed") for o in outcomes]
+
+    @staticmethod
+    def _catalog_keys(
+        messages: list[Message], outcomes: list[Outcome | None]
+    ) -> dict[tuple[str, str], Key]:
+        """Catalog name -> the shard item this invocation adds to (its first message's shard)."""
+        keys: dict[tuple[str, str], Key] = {}
+        for i, message in enumerate(messages):
+            name = message.catalog
+            if name is not None and outcomes[i] is None and name not in keys:
+                keys[name] = (catalog_pk(catalog_shard(message.hash)), catalog_sk(*name))
+        return keys
+
+    def _read_heads(
+        self,
+        messages: list[Message],
+        outcomes: list[Outcome | None],
+        catalog_keys: dict[tuple[str, str], Key],
+    ) -> dict[Key, dict[str, Any]] | None:
+        """One BatchGetItem: the first bucket of each chain in play and the catalog items."""
+        keys: list[Key] = []
+        for i, message in enumerate(messages):
+            if outcomes[i] is None:
+                shard = day_shard(message.hash)
+                keys.append((user_pk(message.subject), bucket_sk(message.day, shard, 0)))
+        keys += catalog_keys.values()
+        if not keys:
+            return {}
+        try:
+            return self.store.batch_get(keys)
+        except AWS_ERRORS:
+            return None  # each user-day then reads its own buckets (and reports its own failure)
+
+    def _first_buckets(
+        self, pk: str, day: str, pending: list[Message], heads: dict[Key, dict[str, Any]] | None
+    ) -> list[Bucket]:
+        """The buckets ``plan_day`` needs for ``pending``: those of the chains they fall in."""
+        if heads is None:
+            return self.store.day_buckets(pk, day)
+        buckets: list[Bucket] = []
+        for shard in sorted({day_shard(m.hash) for m in pending}):
+            item = heads.get((pk, bucket_sk(day, shard, 0)))
+            if item is None:
+                continue  # an empty chain: its first bucket is the one to create
+            first = Bucket.from_item(item)
+            # A full first bucket: the chain goes on (a new message may be in a later bucket).
+            buckets += self.store.chain_buckets(pk, day, shard) if first.is_full() else [first]
+        return buckets
 
     # -- step 1 ------------------------------------------------------------------------------
     def _apply_effects(self, messages: list[Message], outcomes: list[Outcome | None]) -> None:
@@ -80,26 +134,35 @@ class Recorder:
         except AWS_ERRORS as error:
             for indexes in by_key.values():
                 for i in indexes:
-                    outcomes[i] = Outcome("failed", _error_text(error))
+                    outcomes[i] = _failure(error)
             return
         for key, indexes in by_key.items():
             item = stored.get(key)
             try:
                 for attempt in range(MAX_RACES):
                     _back_off(attempt)
-                    new = profiles.apply(key, item, [messages[i] for i in indexes])
+                    new, over = profiles.apply_within_budget(
+                        key, item, [messages[i] for i in indexes]
+                    )
                     if new is None or self.store.put_versioned(new, profiles.version(item)):
+                        for n in over:  # kept as rejected: they can never fit
+                            outcomes[indexes[n]] = Outcome(
+                                "unrecordable", profiles.over_budget_reason(key)
+                            )
                         break
                     item = self.store.get(*key)
                 else:
                     raise LostRace(f"{key[1]}: lost {MAX_RACES} optimistic-lock races")
             except (*AWS_ERRORS, LostRace) as error:
                 for i in indexes:
-                    outcomes[i] = Outcome("failed", _error_text(error))
+                    outcomes[i] = _failure(error)
 
     # -- step 2 ------------------------------------------------------------------------------
     def _commit_days(
-        self, messages: list[Message], outcomes: list[Outcome | None]
+        self,
+        messages: list[Message],
+        outcomes: list[Outcome | None],
+        heads: dict[Key, dict[str, Any]] | None,
     ) -> dict[int, tuple[str, str, str]]:
         """Commit each user-day; returns message index -> (pk, day, bucket sk) it landed in."""
         groups: dict[tuple[str, str], list[int]] = defaultdict(list)
@@ -109,11 +172,11 @@ class Recorder:
         landed: dict[int, tuple[str, str, str]] = {}
         for (pk, day), indexes in groups.items():
             try:
-                self._commit_day(pk, day, messages, indexes, outcomes, landed)
+                self._commit_day(pk, day, messages, indexes, outcomes, landed, heads)
             except (*AWS_ERRORS, LostRace) as error:
                 for i in indexes:
                     if outcomes[i] is None:
-                        outcomes[i] = Outcome("failed", _error_text(error))
+                        outcomes[i] = _failure(error)
         return landed
 
     def _commit_day(
@@ -124,14 +187,21 @@ class Recorder:
         indexes: list[int],
         outcomes: list[Outcome | None],
         landed: dict[int, tuple[str, str, str]],
+        heads: dict[Key, dict[str, Any]] | None,
     ) -> None:
         """Commit one user-day, filling ``outcomes`` and ``landed`` as each bucket write lands."""
         pending = list(indexes)
         for attempt in range(MAX_RACES):
             _back_off(attempt)
-            plan = plan_day(
-                pk, day, self.store.day_buckets(pk, day), [messages[i] for i in pending]
+            todo = [messages[i] for i in pending]
+            # First attempt: the chains' first buckets read with the whole invocation's batch
+            # read; after a lost race, the user-day read again (strongly consistent).
+            existing = (
+                self._first_buckets(pk, day, todo, heads)
+                if attempt == 0
+                else self.store.day_buckets(pk, day)
             )
+            plan = plan_day(pk, day, existing, todo)
             position = {id(messages[i]): i for i in pending}
             for write in plan.writes:
                 expected = write.before.version if write.before else 0
@@ -155,6 +225,8 @@ class Recorder:
         messages: list[Message],
         outcomes: list[Outcome | None],
         landed: dict[int, tuple[str, str, str]],
+        keys: dict[tuple[str, str], Key],
+        known: dict[Key, dict[str, Any]] | None,
     ) -> None:
         by_name: dict[tuple[str, str], list[int]] = defaultdict(list)
         for i in landed:
@@ -162,11 +234,7 @@ class Recorder:
                 by_name[messages[i].catalog].append(i)
         if not by_name:
             return
-        keys = {name: (CATALOG_PK, catalog_sk(*name)) for name in by_name}
-        try:
-            known = self.store.batch_get(keys.values(), consistent=False)
-        except AWS_ERRORS:
-            known = {}  # only an optimisation: add_to_catalog is still correct without it
+        known = known or {}  # last_seen_ms read: only an optimisation, add_to_catalog is exact
         failed: list[int] = []
         for name, indexes in by_name.items():
             newest = max(messages[i].ts_ms for i in indexes)
@@ -182,7 +250,7 @@ class Recorder:
                 )
             except AWS_ERRORS as error:
                 for i in indexes:
-                    outcomes[i] = Outcome("failed", f"event catalog: {_error_text(error)}")
+                    outcomes[i] = _failure(error, "event catalog: ")
                 failed += indexes
         if failed:
             self._take_back(messages, failed, landed)
@@ -200,6 +268,7 @@ class Recorder:
                     _back_off(attempt)
                     bucket = next(b for b in self.store.day_buckets(pk, day) if b.sk == sk)
                     after = bucket.copy()
+                    after.closed = bucket.is_full()  # its chain may go on past it: keep saying so
                     for message in taken:
                         after.remove(message)
                     if self.store.put_bucket(after, bucket.version):
@@ -214,5 +283,5 @@ class Recorder:
                     len(taken),
                     pk.split("#", 1)[0],
                     day,
-                    _error_text(error) if not isinstance(error, StopIteration) else "bucket gone",
+                    error_text(error) if not isinstance(error, StopIteration) else "bucket gone",
                 )

@@ -8,7 +8,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from .keys import day_prefix
+from .keys import chain_prefix, day_prefix
 from .ledger import Bucket
 
 Key = tuple[str, str]
@@ -60,11 +60,18 @@ class Store:
 
     def day_buckets(self, pk: str, day: str) -> list[Bucket]:
         """All buckets of one user-day, strongly consistent (the dedup decision depends on it)."""
+        return self._buckets(pk, day_prefix(day))
+
+    def chain_buckets(self, pk: str, day: str, shard: int) -> list[Bucket]:
+        """Every bucket of one chain of a user-day (when its first bucket is full)."""
+        return self._buckets(pk, chain_prefix(day, shard))
+
+    def _buckets(self, pk: str, prefix: str) -> list[Bucket]:
         items: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {
             "TableName": self.table,
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :day)",
-            "ExpressionAttributeValues": {":pk": {"S": pk}, ":day": {"S": day_prefix(day)}},
+            "ExpressionAttributeValues": {":pk": {"S": pk}, ":day": {"S": prefix}},
             "ConsistentRead": True,
         }
         while True:

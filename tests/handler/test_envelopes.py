@@ -61,7 +61,19 @@ def test_direct_payload_that_is_not_json() -> None:
 
 
 def test_unknown_envelopes() -> None:
-    for event in ({"hello": "world"}, [1, 2], None, 42, {"Records": [{"eventSource": "aws:s3"}]}):
+    for event in ({"hello": "world"}, None, 42, {"Records": [{"eventSource": "aws:s3"}]}):
         path, (item,) = unwrap(event)
         assert path == DIRECT and item.payload is None
         assert item.error.startswith("envelope: expected a Segment message"), event
+
+
+def test_a_json_array_is_handled_element_by_element() -> None:
+    message = sm.track("Clicked", user_id="u1")
+    path, items = unwrap([sm.eventbridge_event(message), sm.eventbridge_event(message)])
+    assert path == EVENTBRIDGE and [i.payload for i in items] == [message, message]
+    path, (good, bad) = unwrap([message, 7])
+    assert path == DIRECT and good.payload == message and bad.payload is None
+    assert bad.error.startswith("[1]: expected an EventBridge event")
+    for event in ([], [message] * 101):
+        path, (item,) = unwrap(event)
+        assert item.payload is None and "between 1 and 100" in item.error

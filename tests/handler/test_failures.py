@@ -25,7 +25,7 @@ def quiet(runtime, event):
 @pytest.mark.parametrize(
     ("operation", "when", "what"),
     [
-        ("Query", None, "reading the user-day"),
+        (("BatchGetItem", "Query"), None, "reading the user-day"),
         ("PutItem", key_startswith("sk", "D#"), "the day-bucket commit"),
         ("UpdateItem", key_startswith("pk", "CATALOG"), "the event catalog"),
     ],
@@ -37,12 +37,11 @@ def test_throttled_call_fails_invocation_and_retry_counts_once(
     runtime = make_runtime()
     msg = sm.track("Exported", user_id="u1")
     event = msg if path == "direct" else sm.eventbridge_event(msg)
-    with (
-        failing(dynamodb, operation, when=when) as injected,
-        pytest.raises(RecordingFailed) as raised,
-    ):
+    operations = operation if isinstance(operation, tuple) else (operation,)
+    with contextlib.ExitStack() as faults, pytest.raises(RecordingFailed) as raised:
+        injected = [faults.enter_context(failing(dynamodb, op, when=when)) for op in operations]
         quiet(runtime, event)
-    assert injected["failed"] >= 1, what
+    assert all(counter["failed"] >= 1 for counter in injected), what
     assert "ProvisionedThroughputExceededException" in str(raised.value)
     assert state(dynamodb, table, ["u1"])["users"]["u1"]["messagesRecorded"] == 0  # taken back
     assert state(dynamodb, table, [])["catalog"] == []
@@ -70,7 +69,7 @@ def test_sqs_reports_only_the_records_that_failed(make_runtime, dynamodb, table)
     runtime = make_runtime()
     messages = [sm.track("Clicked", user_id=f"u{i % 3}") for i in range(9)]
     event = sm.sqs_event([sm.eventbridge_event(m) for m in messages])
-    with failing(dynamodb, "Query", when=key_startswith("pk", "U#u2")):
+    with failing(dynamodb, "PutItem", when=key_startswith("pk", "U#u2")):
         response, logs = quiet(runtime, event)
     failed_ids = {f["itemIdentifier"] for f in response["batchItemFailures"]}
     expected = {
@@ -161,6 +160,7 @@ def test_server_errors_are_transient_too(make_runtime, dynamodb, table) -> None:
     runtime = make_runtime()
     msg = sm.page("Home", user_id="u1")
     with (
+        failing(dynamodb, "BatchGetItem", code="InternalServerError", status=500),
         failing(dynamodb, "Query", code="InternalServerError", status=500),
         pytest.raises(RecordingFailed),
     ):

@@ -41,6 +41,7 @@ def test_summary_line_and_emf_per_call_type(make_runtime) -> None:
         "duplicate": 1,
         "rejected": 1,
         "failed": 0,
+        "buffered": 0,
         "rejections": [{"messageId": bad["messageId"], "fields": ["timestamp"]}],
     }
     by_type = {doc["CallType"]: doc for doc in emf}
@@ -54,6 +55,7 @@ def test_summary_line_and_emf_per_call_type(make_runtime) -> None:
         "Duplicate",
         "Rejected",
         "Failed",
+        "Buffered",
     }
 
 
