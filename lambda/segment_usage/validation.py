@@ -7,6 +7,7 @@ the JSON path and the rule, e.g. ``properties.revenue: 'x' is not of type 'numbe
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
@@ -18,6 +19,10 @@ from jsonschema import Draft7Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
 
 MAX_MESSAGE_BYTES = 32 * 1024  # Segment rejects messages over 32 KB.
+# Objects and arrays nested deeper than this are rejected with the path where the limit is passed
+# (the message itself is level 1). DynamoDB's own limit for nested attributes is 32; real Segment
+# messages nest 4-6 levels.
+MAX_DEPTH = 32
 CALL_TYPES = ("track", "page", "screen", "identify", "group", "alias")
 TIMESTAMP_FIELDS = ("timestamp", "originalTimestamp", "receivedAt", "sentAt")
 
@@ -101,23 +106,84 @@ def encoded_size(message: Any) -> int:
     return len(json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
 
 
-def oversize(message: Any) -> int | None:
+def oversize(message: Any, ascii_text: str | None = None) -> int | None:
     """The encoded size if over ``MAX_MESSAGE_BYTES``, else None.
 
     The ASCII-escaped encoding is never shorter than the UTF-8 one (an escape is 6 or 12 bytes for
     a character of 2-4), so it decides almost every message without the slower exact encoding.
     """
-    if len(json.dumps(message, separators=(",", ":"))) <= MAX_MESSAGE_BYTES:
+    if ascii_text is None:
+        ascii_text = json.dumps(message, separators=(",", ":"))
+    if len(ascii_text) <= MAX_MESSAGE_BYTES:
         return None
     size = encoded_size(message)
     return size if size > MAX_MESSAGE_BYTES else None
+
+
+def non_finite_paths(value: Any, path: tuple[Any, ...] = ()) -> list[str]:
+    """Where NaN or +/-Infinity sit (Lambda's ``json.loads`` accepts them; JSON does not)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return [format_path(path) or "message"]
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in non_finite_paths(v, (*path, k))]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in non_finite_paths(v, (*path, i))]
+    return []
+
+
+def too_deep(value: Any, path: tuple[Any, ...] = (), depth: int = 1) -> str | None:
+    """The path of the first object or array nested deeper than ``MAX_DEPTH``, or None."""
+    if not isinstance(value, dict | list):
+        return None
+    if depth > MAX_DEPTH:
+        return format_path(path)
+    children = value.items() if isinstance(value, dict) else enumerate(value)
+    for key, child in children:
+        found = too_deep(child, (*path, key), depth + 1)
+        if found is not None:
+            return found
+    return None
+
+
+def _shape_errors(message: dict[str, Any]) -> tuple[list[str], str | None]:
+    """(errors, compact ASCII JSON text): NaN/Infinity and nesting, before the schemas run."""
+    try:
+        text = json.dumps(message, separators=(",", ":"), allow_nan=False)
+    except ValueError:
+        return [
+            f"{path}: NaN and Infinity are not JSON numbers (rejected, never stored altered)"
+            for path in non_finite_paths(message)
+        ], None
+    except RecursionError:
+        text = None
+    # Cheap first: a message with at most MAX_DEPTH brackets in all cannot nest deeper.
+    if text is None or text.count("{") + text.count("[") > MAX_DEPTH:
+        path = too_deep(message)
+        if path is not None:
+            return [f"{path}: nested deeper than {MAX_DEPTH} levels (the limit)"], None
+    return [], text
+
+
+def _first_errors(errors: list[str], message: dict[str, Any]) -> list[str]:
+    """Drop "userId or anonymousId is required" when an id is there but not a string: the type
+    error says what is wrong ("userId must be a string")."""
+    present = any(
+        message.get(f) is not None and not isinstance(message.get(f), str)
+        for f in ("userId", "anonymousId")
+    )
+    if not present:
+        return errors
+    return [e for e in errors if not e.startswith("message: userId or anonymousId is required")]
 
 
 def validate_message(message: Any) -> list[str]:
     """Errors of ``message`` against the Segment Spec; an empty list means valid."""
     if not isinstance(message, dict):
         return [f"message: expected a JSON object, got {type(message).__name__}"]
-    size = oversize(message)
+    errors, text = _shape_errors(message)
+    if errors:
+        return errors
+    size = oversize(message, text)
     if size is not None:
         return [f"message: {size} bytes exceeds Segment's {MAX_MESSAGE_BYTES}-byte (32 KB) limit"]
     validators = spec_validators()
@@ -127,4 +193,4 @@ def validate_message(message: Any) -> list[str]:
         errors += iter_errors(validators[call_type], message)
     if not any(isinstance(message.get(f), str) for f in TIMESTAMP_FIELDS):
         errors.append("timestamp: is required (or one of originalTimestamp, receivedAt, sentAt)")
-    return errors
+    return _first_errors(errors, message) if errors else errors
