@@ -12,10 +12,10 @@ RUNTIME ?= python3.13
 # Parallel pytest workers: most of the Terraform tests' time is the provider waiting, not CPU.
 TEST_WORKERS ?= 3
 
-.PHONY: help venv test lint fmt checkov package demo bench clean
+.PHONY: help venv test lint fmt checkov package package-check bundle lock demo bench clean
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,8 +42,17 @@ fmt: $(VENV)/.installed ## Format Python and Terraform in place
 	$(VENV)/bin/ruff check --fix lambda tests bench examples
 	terraform fmt -recursive modules examples
 
-package: $(VENV)/.installed ## Build dist/segment-usage-$(ARCH)-$(RUNTIME).zip (deterministic)
-	$(PY) lambda/build_package.py --arch $(ARCH) --runtime $(RUNTIME)
+package: $(VENV)/.installed ## Rebuild every artifact the module ships (modules/segment-usage/artifacts)
+	$(PY) lambda/build_package.py
+
+package-check: $(VENV)/.installed ## Rebuild in a temp dir; fail if a committed artifact differs
+	$(PY) lambda/build_package.py --check
+
+bundle: $(VENV)/.installed ## Your own self-contained zip: dist/segment-usage-$(ARCH)-$(RUNTIME).zip
+	$(PY) lambda/build_package.py --bundle --arch $(ARCH) --runtime $(RUNTIME)
+
+lock: $(VENV)/.installed ## Re-pin lambda/requirements.lock (with hashes) from pyproject.toml
+	$(PY) lambda/lock.py
 
 test: venv lint ## Everything: unit, property, Terraform apply against moto, checkov, end to end
 	CHECKOV_BIN=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile

@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
-"""Build the Lambda artifacts, byte for byte the same on every machine with the documented toolchain.
+"""Build the Lambda artifacts, byte for byte the same on any machine with the documented toolchain.
 
     python lambda/build_package.py                  # every shipped artifact (make package)
-    python lambda/build_package.py --check          # rebuild in a temp dir, compare with the committed ones
+    python lambda/build_package.py --check          # rebuild in a temp dir, compare with committed
     python lambda/build_package.py --bundle --arch arm64 --runtime python3.13 --out my.zip
-                                                    # one self-contained zip, to bring your own build
+                                                    # one self-contained zip: bring your own build
 
 Shipped artifacts (modules/segment-usage/artifacts/, committed, read by the Terraform module):
 - ``handler.zip``: the pure-Python ``segment_usage`` package for every target (it has no native
@@ -44,7 +44,7 @@ ARTIFACTS = REPO_ROOT / "modules" / "segment-usage" / "artifacts"
 PACKAGE = "segment_usage"
 PLATFORMS = {"arm64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64"}
 RUNTIMES = {"python3.12": "3.12", "python3.13": "3.13"}
-# The exact CPython that byte-compiles for each runtime: .pyc bytes can differ between patch releases.
+# The exact CPython that byte-compiles each runtime's .pyc: bytes may differ between patch releases.
 # Any 3.12.x / 3.13.x Lambda runtime loads them (same magic number within a minor version).
 COMPILERS = {"python3.12": "3.12.1", "python3.13": "3.13.0"}
 # Provided by the Lambda runtime: never bundled, even if a dependency pulls them in.
@@ -103,7 +103,7 @@ def runtime_python(runtime: str) -> str | None:
 
 
 def compiler_for(runtime: str) -> str:
-    """The interpreter for ``runtime``, checked to be exactly COMPILERS[runtime]; else BuildError."""
+    """The interpreter for ``runtime``, checked to be exactly COMPILERS[runtime], or BuildError."""
     wanted = COMPILERS[runtime]
     python = runtime_python(runtime)
     if python is None:
@@ -116,8 +116,8 @@ def compiler_for(runtime: str) -> str:
     if found != wanted:
         raise BuildError(
             f"{python} is CPython {found}, but the {runtime} artifacts are compiled with exactly "
-            f"{wanted} (bytecode may differ between patch releases): `pyenv install {wanted}`, or "
-            f"set SEGMENT_USAGE_PYTHON{RUNTIMES[runtime].replace('.', '')} to a {wanted} interpreter"
+            f"{wanted} (bytecode may differ between patch releases): `pyenv install {wanted}`, "
+            f"or point SEGMENT_USAGE_PYTHON{RUNTIMES[runtime].replace('.', '')} at one"
         )
     return python
 
@@ -145,10 +145,14 @@ def download_wheels(arch: str, runtime: str, dest: Path) -> list[Path]:
     ]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
-        raise BuildError(f"pip download of the locked wheels for {arch}/{runtime} failed:\n{proc.stderr}")
+        raise BuildError(
+            f"pip download of the locked wheels for {arch}/{runtime} failed:\n{proc.stderr}"
+        )
     wheels = sorted(dest.glob("*.whl"))
     if len(wheels) != len(locked_versions()):
-        raise BuildError(f"expected {len(locked_versions())} wheels for {arch}/{runtime}, got {wheels}")
+        raise BuildError(
+            f"expected {len(locked_versions())} wheels for {arch}/{runtime}, got {wheels}"
+        )
     return wheels
 
 
@@ -199,7 +203,7 @@ def copy_package(source: Path, target: Path) -> None:
 
 
 def compile_bytecode(tree: Path, runtime: str, strip: Path, prefix: str) -> None:
-    """Unchecked-hash .pyc next to every module of ``tree``, naming ``prefix`` + path in tracebacks."""
+    """Unchecked-hash .pyc beside every module of ``tree``; tracebacks name ``prefix`` + path."""
     cmd = [
         compiler_for(runtime), "-m", "compileall", "-q",
         "--invalidation-mode", "unchecked-hash",  # valid whatever mtime Lambda gives the files
@@ -269,7 +273,9 @@ def build_all(directory: Path, source: Path = LAMBDA_DIR) -> dict[str, dict[str,
     artifacts[path.name] = {"kind": "handler", "runtimes": sorted(RUNTIMES)}
     for arch in sorted(PLATFORMS):
         for runtime in sorted(RUNTIMES):
-            path = build_dependencies(arch, runtime, directory / dependencies_artifact(arch, runtime))
+            path = build_dependencies(
+                arch, runtime, directory / dependencies_artifact(arch, runtime)
+            )
             artifacts[path.name] = {"kind": "dependencies", "arch": arch, "runtime": runtime}
     for name, entry in artifacts.items():
         entry.update(bytes=(directory / name).stat().st_size, sha256=sha256_of(directory / name))
@@ -290,7 +296,9 @@ def differences(built: Path, committed: Path) -> list[str]:
         if not b.is_file():
             problems.append(f"{name}: not committed under {committed}")
         elif a.read_bytes() != b.read_bytes():
-            problems.append(f"{name}: committed sha256 {sha256_of(b)[:12]} != rebuilt {sha256_of(a)[:12]}")
+            problems.append(
+                f"{name}: committed sha256 {sha256_of(b)[:12]} != rebuilt {sha256_of(a)[:12]}"
+            )
     return problems
 
 
@@ -298,15 +306,27 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--check", action="store_true", help="rebuild and compare with the committed artifacts")
-    parser.add_argument("--bundle", action="store_true", help="build one self-contained zip instead")
-    parser.add_argument("--arch", choices=sorted(PLATFORMS), default="arm64")
-    parser.add_argument("--runtime", choices=sorted(RUNTIMES), default="python3.13")
-    parser.add_argument("--out", type=Path, help="--bundle: zip to write (default dist/segment-usage-<arch>-<runtime>.zip)")
+    parser.add_argument(
+        "--check", action="store_true", help="rebuild and compare with the committed artifacts"
+    )
+    parser.add_argument(
+        "--bundle", action="store_true", help="build one self-contained zip instead"
+    )
+    parser.add_argument("--arch", choices=sorted(PLATFORMS), help="--bundle: default arm64")
+    parser.add_argument("--runtime", choices=sorted(RUNTIMES), help="--bundle: default python3.13")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="--bundle: zip to write (default dist/segment-usage-<arch>-<runtime>.zip)",
+    )
     args = parser.parse_args(argv)
+    if not args.bundle and (args.arch or args.runtime or args.out):
+        parser.error(
+            "--arch, --runtime and --out go with --bundle (the shipped set covers every target)"
+        )
     try:
         if args.bundle:
-            out = build(args.arch, args.runtime, args.out)
+            out = build(args.arch or "arm64", args.runtime or "python3.13", args.out)
             print(f"{out}\t{out.stat().st_size} bytes\tsha256 {sha256_of(out)}")
             return 0
         if args.check:
@@ -316,7 +336,10 @@ def main(argv: list[str] | None = None) -> int:
             for problem in problems:
                 print(f"stale: {problem}", file=sys.stderr)
             if problems:
-                print("run `make package` and commit modules/segment-usage/artifacts/", file=sys.stderr)
+                print(
+                    "run `make package` and commit modules/segment-usage/artifacts/",
+                    file=sys.stderr,
+                )
                 return 1
             print("artifacts match the source byte for byte")
             return 0
@@ -325,7 +348,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"build_package: {error}", file=sys.stderr)
         return 2
     for name, entry in manifest["artifacts"].items():
-        print(f"{ARTIFACTS.relative_to(REPO_ROOT)}/{name}\t{entry['bytes']} bytes\tsha256 {entry['sha256']}")
+        where = ARTIFACTS.relative_to(REPO_ROOT) / name
+        print(f"{where}\t{entry['bytes']} bytes\tsha256 {entry['sha256']}")
     return 0
 
 
