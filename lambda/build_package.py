@@ -36,11 +36,14 @@ import sys
 import tempfile
 import zipfile
 from pathlib import Path
+from typing import Any
 
 LAMBDA_DIR = Path(__file__).resolve().parent
 REPO_ROOT = LAMBDA_DIR.parent
 LOCK = LAMBDA_DIR / "requirements.lock"
 ARTIFACTS = REPO_ROOT / "modules" / "segment-usage" / "artifacts"
+README = REPO_ROOT / "README.md"
+README_BLOCK = ("<!-- BEGIN_ARTIFACTS -->", "<!-- END_ARTIFACTS -->")
 PACKAGE = "segment_usage"
 PLATFORMS = {"arm64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64"}
 RUNTIMES = {"python3.12": "3.12", "python3.13": "3.13"}
@@ -288,6 +291,24 @@ def build_all(directory: Path, source: Path = LAMBDA_DIR) -> dict[str, dict[str,
     return manifest
 
 
+def readme_table(manifest: dict[str, Any]) -> str:
+    rows = ["| Artifact | Bytes | sha256 |", "|---|---:|---|"]
+    for name, entry in sorted(manifest["artifacts"].items()):
+        rows.append(f"| `{name}` | {entry['bytes']:,} | `{entry['sha256']}` |")
+    return "\n".join(rows)
+
+
+def update_readme(manifest: dict[str, Any]) -> None:
+    """Rewrite the artifact table between the README's markers (make package keeps it current)."""
+    begin, end = README_BLOCK
+    text = README.read_text()
+    if begin not in text or end not in text:
+        raise BuildError(f"README.md has no {begin} ... {end} block for the artifact table")
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    README.write_text(f"{head}{begin}\n{readme_table(manifest)}\n{end}{tail}")
+
+
 def differences(built: Path, committed: Path) -> list[str]:
     """Files of the shipped set that differ between two artifact directories."""
     problems = []
@@ -344,6 +365,7 @@ def main(argv: list[str] | None = None) -> int:
             print("artifacts match the source byte for byte")
             return 0
         manifest = build_all(ARTIFACTS)
+        update_readme(manifest)
     except BuildError as error:
         print(f"build_package: {error}", file=sys.stderr)
         return 2

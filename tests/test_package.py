@@ -1,10 +1,11 @@
-"""The Lambda zip: deterministic, lean, and working in a clean Python 3.12 with only boto3."""
+"""The shipped artifacts: rebuilt from source byte for byte, lean, and failing loudly when the
+toolchain is not the documented one; and the bring-your-own bundle, run as Lambda would."""
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
+import re
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -12,167 +13,159 @@ from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from support import lambda_runtime
+from support.moto_server import aws_env
+from support.segment_messages import track
+from support.terraform import REPO_ROOT
+
 sys.path.insert(0, str(REPO_ROOT / "lambda"))
-sys.path.insert(0, str(REPO_ROOT / "tests"))
+import build_package
 
-import build_package  # noqa: E402
-from support.moto_server import aws_env, boto3_client, in_ci, moto_server  # noqa: E402
-from support.tables import create_table  # noqa: E402
-
-MAX_BYTES = 1024 * 1024
+ARTIFACTS = build_package.ARTIFACTS
+LIMIT_BYTES = 1_000_000  # the issue's "1 MB", read strictly
 
 
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def test_committed_artifacts_match_a_rebuild_from_source(tmp_path: Path) -> None:
+    """A stale artifact can never land: any change under lambda/ needs `make package`."""
+    build_package.build_all(tmp_path)
+    assert build_package.differences(tmp_path, ARTIFACTS) == [], (
+        "run `make package` and commit modules/segment-usage/artifacts/"
+    )
 
 
-@pytest.fixture(scope="module")
-def x86_312(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("pkg") / "segment-usage-x86_64-python3.12.zip"
-    return build_package.build("x86_64", "python3.12", out=out)
+def test_manifest_describes_the_committed_files() -> None:
+    manifest = json.loads((ARTIFACTS / "manifest.json").read_text())
+    assert sorted(manifest["artifacts"]) == sorted(build_package.shipped_artifacts())
+    for name, entry in manifest["artifacts"].items():
+        path = ARTIFACTS / name
+        assert entry["bytes"] == path.stat().st_size, name
+        assert entry["sha256"] == build_package.sha256_of(path), name
+    assert manifest["dependencies"] == build_package.locked_versions()
+    assert sorted(p.name for p in ARTIFACTS.iterdir()) == sorted(
+        [*build_package.shipped_artifacts(), "manifest.json"]
+    ), "nothing else may sit in the artifacts directory"
 
 
-def test_build_is_byte_identical(x86_312: Path, tmp_path: Path) -> None:
-    again = build_package.build("x86_64", "python3.12", out=tmp_path / "again.zip")
-    assert sha256(again) == sha256(x86_312)
+def _entries(name: str) -> list[zipfile.ZipInfo]:
+    with zipfile.ZipFile(ARTIFACTS / name) as zf:
+        return zf.infolist()
 
 
-def test_arm64_build_is_byte_identical_and_differs_from_x86(x86_312: Path, tmp_path: Path) -> None:
-    first = build_package.build("arm64", "python3.13", out=tmp_path / "a.zip")
-    second = build_package.build("arm64", "python3.13", out=tmp_path / "b.zip")
-    assert sha256(first) == sha256(second)
-    names = zipfile.ZipFile(first).namelist()
-    # rpds-py is a compiled wheel: the arm64 build carries the aarch64 extension.
-    assert any("rpds" in n and "aarch64" in n for n in names), names
-    assert sha256(first) != sha256(x86_312)
-
-
-def test_contents_are_lean_and_normalised(x86_312: Path) -> None:
-    assert x86_312.stat().st_size < MAX_BYTES
-    with zipfile.ZipFile(x86_312) as zf:
-        infos = zf.infolist()
+@pytest.mark.parametrize("name", build_package.shipped_artifacts())
+def test_every_artifact_is_small_and_normalised(name: str) -> None:
+    assert (ARTIFACTS / name).stat().st_size <= LIMIT_BYTES
+    infos = _entries(name)
     names = [i.filename for i in infos]
     assert names == sorted(names)
-    assert "segment_usage/handler.py" in names
-    assert "segment_usage/__init__.py" in names
-    assert any(n.startswith("jsonschema/") for n in names)
-    tops = {n.split("/")[0].lower() for n in names}
-    for banned in ("boto3", "botocore", "s3transfer", "bin"):
-        assert not any(t == banned or t.startswith(f"{banned}-") for t in tops), banned
-    pycs = [n for n in names if n.endswith((".pyc", ".pyo"))]
-    for name in pycs:  # bytecode only for the runtime's CPython, next to its source
-        assert name.endswith(".cpython-312.pyc") and "/__pycache__/" in f"/{name}", name
-        source = name.replace("__pycache__/", "").replace(".cpython-312.pyc", ".py")
-        assert source in names, name
-    if build_package.runtime_python("python3.12") is not None:
-        assert "segment_usage/__pycache__/handler.cpython-312.pyc" in names
-        assert "jsonschema/__pycache__/validators.cpython-312.pyc" in names
-    for name in names:
-        top, *rest = name.split("/")
-        if top != "segment_usage":  # dependencies' own test suites and benchmarks are dropped
-            assert not {"tests", "benchmarks"} & set(rest[:-1]), name
-        assert not name.endswith((".dist-info/RECORD", ".dist-info/INSTALLER")), name
-        assert not name.endswith(".dist-info/direct_url.json"), name
     for info in infos:
         assert info.date_time == (1980, 1, 1, 0, 0, 0), info.filename
         assert (info.external_attr >> 16) & 0o777 == 0o644, info.filename
-        assert info.compress_type == zipfile.ZIP_DEFLATED, info.filename
+    tops = {n.split("/")[0].lower() for n in names}
+    for banned in ("boto3", "botocore", "s3transfer", "bin"):
+        assert not any(t == banned or t.startswith(f"{banned}-") for t in tops), banned
+    for n in names:
+        assert not n.endswith((".dist-info/RECORD", ".dist-info/INSTALLER", "direct_url.json")), n
+        parts = n.split("/")
+        if "segment_usage" not in parts:  # dependencies' own test suites and benchmarks are dropped
+            assert not {"tests", "benchmarks"} & set(parts[:-1]), n
 
 
-def test_handler_runs_from_the_zip_in_a_clean_python312(x86_312: Path, tmp_path: Path) -> None:
-    interpreter = build_package.runtime_python("python3.12")
-    if interpreter is None:
-        if in_ci():
-            pytest.fail("no Python 3.12 interpreter (pyenv 3.12 or python3.12 on PATH)")
-        pytest.skip("no Python 3.12 interpreter")
-    # A clean 3.12 virtualenv holding only boto3, as the Lambda runtime has it.
-    env_dir = tmp_path / "py312"
-    subprocess.run([interpreter, "-m", "venv", str(env_dir)], check=True)
-    python = env_dir / "bin" / "python"
-    subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "boto3"],
-        check=True,
-    )
-    task = tmp_path / "task"  # what Lambda unpacks to /var/task
-    with zipfile.ZipFile(x86_312) as zf:
-        zf.extractall(task)
+def test_handler_artifact_is_pure_python_for_both_runtimes() -> None:
+    infos = _entries("handler.zip")
+    # Stored, not deflated: git compresses and deltas it, so a handler change adds ~1 KiB packed.
+    assert {i.compress_type for i in infos} == {zipfile.ZIP_STORED}
+    names = {i.filename for i in infos}
+    assert all(n.startswith("segment_usage/") for n in names), names
+    sources = {n for n in names if n.endswith(".py")}
+    assert "segment_usage/handler.py" in sources and any(n.endswith(".json") for n in names)
+    for source in sources:
+        folder, module = source.rsplit("/", 1)
+        for tag in ("cpython-312", "cpython-313"):
+            assert f"{folder}/__pycache__/{module[:-3]}.{tag}.pyc" in names, (source, tag)
+    assert not any(n.endswith(".so") for n in names), "the handler must stay architecture-free"
 
-    user_id = "user-zip-1"
-    message = {
-        "type": "track",
-        "event": "Report Exported",
-        "userId": user_id,
-        "anonymousId": "anon-1",
-        "messageId": "msg-zip-0001",
-        "timestamp": "2026-11-20T09:30:00.000Z",
-        "sentAt": "2026-11-20T09:30:00.100Z",
-        "receivedAt": "2026-11-20T09:30:00.200Z",
-        "originalTimestamp": "2026-11-20T09:29:59.900Z",
-        "properties": {"format": "csv"},
-        "context": {"library": {"name": "analytics.js", "version": "2.11.1"}},
-        "integrations": {},
-        "channel": "server",
-        "version": 2,
-    }
-    script = (
-        "import json, sys\n"
-        "from segment_usage.handler import lambda_handler\n"
-        "result = lambda_handler(json.loads(sys.argv[1]), None)\n"
-        "print(json.dumps(result, default=str))\n"
-        # The handler's client comes from botocore: boto3's import (s3transfer) is cold-start time.
-        "assert 'boto3' not in sys.modules, 'the handler imported boto3'\n"
-    )
-    with moto_server() as url:
-        ddb = boto3_client("dynamodb", url)
-        table = "segment-usage-zip-test"
-        create_table(ddb, table)
-        env = {
-            "PATH": os.environ.get("PATH", ""),
-            "PYTHONPATH": str(task),
-            "PYTHONNOUSERSITE": "1",
-            **aws_env(url),
-            "SEGMENT_USAGE_TABLE": table,
-            "SEGMENT_USAGE_TRACKERS": "all",
-        }
-        proc = subprocess.run(
-            [
-                str(python),
-                "-I",
-                "-c",
-                f"import sys; sys.path.insert(0, {str(task)!r}); exec({script!r})",
-                json.dumps(message),
-            ],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert proc.returncode == 0, proc.stderr
-        items = ddb.query(
-            TableName=table,
-            KeyConditionExpression="pk = :pk",
-            ExpressionAttributeValues={":pk": {"S": f"U#{user_id}"}},
-            ConsistentRead=True,
-        )["Items"]
-    assert items, f"nothing recorded under U#{user_id}; handler said {proc.stdout} {proc.stderr}"
 
-    # The shipped bytecode is what runs: nothing is compiled from source (as on read-only /var/task).
-    verbose = subprocess.run(
-        [
-            str(python),
-            "-I",
-            "-v",
-            "-c",
-            f"import sys; sys.path.insert(0, {str(task)!r}); import segment_usage.handler",
-        ],
-        env={"PATH": os.environ.get("PATH", ""), "PYTHONDONTWRITEBYTECODE": "1"},
+@pytest.mark.parametrize("arch", sorted(build_package.PLATFORMS))
+@pytest.mark.parametrize("runtime", sorted(build_package.RUNTIMES))
+def test_dependency_layer_targets_one_arch_and_runtime(arch: str, runtime: str) -> None:
+    infos = _entries(build_package.dependencies_artifact(arch, runtime))
+    names = [i.filename for i in infos]
+    assert all(n.startswith("python/") for n in names), "a Python layer lives under python/"
+    assert any(n.startswith("python/jsonschema/") for n in names)
+    assert not any(n.startswith("python/segment_usage/") for n in names)
+    tag = "cpython-" + build_package.RUNTIMES[runtime].replace(".", "")
+    pycs = [n for n in names if n.endswith(".pyc")]
+    assert pycs and all(n.endswith(f".{tag}.pyc") for n in pycs), runtime
+    machine = {"arm64": "aarch64", "x86_64": "x86_64"}[arch]
+    (native,) = [n for n in names if n.endswith(".so")]
+    assert re.search(rf"\.{tag}-{machine}-linux-gnu\.so$", native), native
+
+
+def test_a_missing_compiler_stops_the_build_naming_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PYENV_ROOT", str(tmp_path))  # no pyenv versions
+    monkeypatch.setenv("PATH", str(tmp_path))  # no python3.13 on PATH
+    monkeypatch.delenv("SEGMENT_USAGE_PYTHON313", raising=False)
+    with pytest.raises(build_package.BuildError, match=r"CPython 3\.13\.0 is required.*pyenv"):
+        build_package.compiler_for("python3.13")
+
+
+def test_a_different_patch_release_stops_the_build(monkeypatch: pytest.MonkeyPatch) -> None:
+    other = build_package.runtime_python("python3.12")
+    if other is None:
+        pytest.fail("no python3.12 interpreter to play the wrong compiler")
+    monkeypatch.setenv("SEGMENT_USAGE_PYTHON313", other)
+    with pytest.raises(build_package.BuildError, match=r"is CPython 3\.12\.\d+, but .* 3\.13\.0"):
+        build_package.compiler_for("python3.13")
+
+
+def test_a_wheel_that_does_not_match_the_lock_stops_the_build(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    lock = tmp_path / "requirements.lock"
+    text = build_package.LOCK.read_text()
+    digest = re.search(r"jsonschema==\S+ \\\n    --hash=sha256:([0-9a-f]{64})", text)
+    assert digest, "the lock pins jsonschema with a hash"
+    lock.write_text(text.replace(digest.group(1), "0" * 64))
+    monkeypatch.setattr(build_package, "LOCK", lock)
+    with pytest.raises(build_package.BuildError, match="pip download of the locked wheels"):
+        build_package.download_wheels("x86_64", "python3.13", tmp_path / "wheels")
+
+
+def test_target_options_without_bundle_are_refused() -> None:
+    proc = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "lambda" / "build_package.py"), "--arch", "x86_64"],
         capture_output=True,
         text=True,
-        check=True,
-    ).stderr
-    loaded = [line for line in verbose.splitlines() if line.startswith("# code object from")]
+        check=False,
+    )
+    assert proc.returncode == 2 and "go with --bundle" in proc.stderr
+
+
+def test_readme_lists_each_shipped_artifact_with_its_size_and_sha256() -> None:
+    readme = (REPO_ROOT / "README.md").read_text()
+    manifest = json.loads((ARTIFACTS / "manifest.json").read_text())
+    for name, entry in manifest["artifacts"].items():
+        row = f"| `{name}` | {entry['bytes']:,} | `{entry['sha256']}` |"
+        assert row in readme, f"README: no row {row}"
+
+
+def test_own_bundle_runs_in_a_clean_python312(dynamodb: object, table: str, moto_url: str,
+                                              tmp_path: Path) -> None:  # fmt: skip
+    """Bring your own build: one zip, no layer, on CPython 3.12 with only boto3."""
+    lambda_runtime.require_runtime("python3.12")
+    bundle = build_package.build("x86_64", "python3.12", out=tmp_path / "bundle.zip")
+    assert bundle.stat().st_size <= LIMIT_BYTES
+    task = lambda_runtime.unpack(bundle, tmp_path / "task")
+    opt = tmp_path / "opt"  # no layer
+    opt.mkdir()
+    python = lambda_runtime.boto3_only_venv("python3.12", tmp_path / "py312")
+    env = {**aws_env(moto_url), "SEGMENT_USAGE_TABLE": table, "SEGMENT_USAGE_TRACKERS": "all"}
+    message = track("Report Exported", {"format": "csv"}, user_id="bundle-user")
+    responses, logs = lambda_runtime.invoke(python, task, opt, env, [message, message])
+    assert [r["status"] for r in responses] == ["accepted", "duplicate"], logs
+    loaded = lambda_runtime.modules_loaded_from_bytecode(python, task, opt)
     assert any("segment_usage/__pycache__/handler.cpython-312.pyc" in line for line in loaded)
-    assert any("jsonschema/__pycache__/validators.cpython-312.pyc" in line for line in loaded)
-    assert not any(str(task) in line and line.endswith(".py'") for line in loaded), loaded
+    assert not any(line.endswith(".py'") and str(task) in line for line in loaded), loaded
+    shutil.rmtree(task)
