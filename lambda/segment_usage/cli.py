@@ -4,6 +4,10 @@
     segment-usage events [--json]           the event catalog
     segment-usage rejected [--json]         kept rejections (and plan warnings), with reasons
     segment-usage validate FILE [--json]    offline; FILE: a JSON message or JSON lines (-: stdin)
+    segment-usage replay [--kind K] [--reason TEXT] [--since T] [--until T] [--apply] [--json]
+                                            re-run kept messages (dry unless --apply)
+    segment-usage redrive --queue URL [--limit N] [--json]
+                                            a dead-letter queue's messages through the handler
 
 The table comes from ``--table`` or ``SEGMENT_USAGE_TABLE``; AWS settings are boto3's usual ones
 (``AWS_PROFILE``, ``AWS_REGION``, ``AWS_ENDPOINT_URL``...).
@@ -12,6 +16,7 @@ The table comes from ``--table`` or ``SEGMENT_USAGE_TABLE``; AWS settings are bo
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -161,6 +166,83 @@ def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
     return 0 if all(r["valid"] for r in results) else 1
 
 
+def _runtime(args: argparse.Namespace) -> Any:
+    """The handler's own Runtime, configured like the function (SEGMENT_USAGE_* variables)."""
+    import boto3
+
+    from .config import ConfigError, Settings
+    from .handler import Runtime
+
+    env = dict(os.environ)
+    if args.table:
+        env["SEGMENT_USAGE_TABLE"] = args.table
+    env.pop("SEGMENT_USAGE_BUFFER_QUEUE_URL", None)  # a CLI run reports failures, never hands off
+    try:
+        settings = Settings.from_env(env)
+    except ConfigError as exc:
+        raise SystemExit(f"segment-usage: {exc}") from exc
+    return Runtime(settings, boto3.client("dynamodb", region_name=args.region))
+
+
+def _moment(text: str | None, flag: str) -> Any:
+    from datetime import UTC, datetime
+
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise SystemExit(f"segment-usage: {flag}: {text!r} is not an ISO-8601 time") from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
+    from .replay import Filters, replay
+
+    filters = Filters(
+        kinds=tuple(args.kind or ()),
+        reason=args.reason,
+        since=_moment(args.since, "--since"),
+        until=_moment(args.until, "--until"),
+    )
+    with contextlib.redirect_stdout(sys.stderr):  # the handler's log lines are not the output
+        results = [r.as_dict() for r in replay(_runtime(args), filters, apply=args.apply)]
+    if args.json:
+        json.dump({"applied": args.apply, "results": results}, out, indent=2)
+        out.write("\n")
+    else:
+        for r in results:
+            out.write(f"{r['at']}  {r['kind']:<12} {r['messageId'] or '-'}: {r['outcome']}\n")
+            for reason in r["reasons"]:
+                out.write(f"    {reason}\n")
+        tally = ", ".join(f"{n} {o}" for o, n in sorted(_count(results).items())) or "nothing"
+        out.write(f"{tally}{'' if args.apply else ' (dry run: pass --apply to record)'}\n")
+    return 1 if any(r["outcome"] == "failed" for r in results) else 0
+
+
+def _count(results: list[dict[str, Any]]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[r["outcome"]] = counts.get(r["outcome"], 0) + 1
+    return counts
+
+
+def cmd_redrive(args: argparse.Namespace, out: TextIO) -> int:
+    import boto3
+
+    from .redrive import redrive
+
+    sqs = boto3.client("sqs", region_name=args.region)
+    with contextlib.redirect_stdout(sys.stderr):
+        report = redrive(_runtime(args), sqs, args.queue, limit=args.limit)
+    if args.json:
+        json.dump(report, out, indent=2)
+        out.write("\n")
+    else:
+        out.write(", ".join(f"{name} {n}" for name, n in report.items()) + "\n")
+    return 1 if report["failed"] else 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="segment-usage", description=__doc__.split("\n\n")[0])
     sub = top.add_subparsers(dest="command", required=True)
@@ -188,6 +270,19 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--tracking-plan", metavar="PLAN", help="also check against this tracking plan")
     p.set_defaults(run=cmd_validate)
+    p = command("replay", "re-run kept messages through validation and recording (dry by default)")
+    p.add_argument(
+        "--kind", action="append", choices=("invalid", "blocked", "envelope", "unrecordable")
+    )
+    p.add_argument("--reason", metavar="TEXT", help="only those with a reason containing TEXT")
+    p.add_argument("--since", metavar="TIME", help="only those kept at or after TIME (ISO-8601)")
+    p.add_argument("--until", metavar="TIME", help="only those kept before TIME (ISO-8601)")
+    p.add_argument("--apply", action="store_true", help="record them (default: a dry run)")
+    p.set_defaults(run=cmd_replay)
+    p = command("redrive", "a dead-letter queue's messages through the handler; the done deleted")
+    p.add_argument("--queue", required=True, metavar="URL", help="the queue URL (e.g. a DLQ)")
+    p.add_argument("--limit", type=int, metavar="N", help="at most N messages")
+    p.set_defaults(run=cmd_redrive)
     return top
 
 
