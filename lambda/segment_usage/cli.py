@@ -1,6 +1,7 @@
 """``segment-usage``: read what was recorded, and validate messages offline.
 
     segment-usage traits USER_ID [--json]   usage and identify traits, linked anonymous ids too
+    segment-usage segments USER_ID [--json] why the user is in or out of each segment
     segment-usage events [--json]           the event catalog
     segment-usage rejected [--json]         kept rejections (and plan warnings), with reasons
     segment-usage validate FILE [--json]    offline; FILE: a JSON message or JSON lines (-: stdin)
@@ -35,7 +36,22 @@ def _reader(args: argparse.Namespace) -> Any:
     table = args.table or os.environ.get("SEGMENT_USAGE_TABLE")
     if not table:
         raise SystemExit("segment-usage: no table: pass --table NAME or set SEGMENT_USAGE_TABLE")
-    return Reader(boto3.client("dynamodb", region_name=args.region), table)
+    client = boto3.client("dynamodb", region_name=args.region)
+    return Reader(client, table, _segment_definitions(args, client, table))
+
+
+def _segment_definitions(args: argparse.Namespace, client: Any, table: str) -> Any:
+    """Segments from --segments FILE, else the definitions Terraform stored in the table."""
+    from .segments import SegmentDefinitionError, load_from_table, parse_segments
+
+    try:
+        if getattr(args, "segments_file", None):
+            return parse_segments(_read(args.segments_file))
+        if args.command in ("traits", "segments"):
+            return load_from_table(client, table)[0]
+    except SegmentDefinitionError as exc:
+        raise SystemExit(f"segment-usage: {exc}") from exc
+    return None
 
 
 def _documents(text: str) -> list[tuple[str, Any]]:
@@ -103,6 +119,42 @@ def cmd_traits(args: argparse.Namespace, out: TextIO) -> int:
         out.write(f"  {name} = {json.dumps(value)}\n")
     for group_id, traits in view["groups"].items():
         out.write(f"group {group_id}: {json.dumps(traits)}\n")
+    if view["segments"]:
+        out.write("segments: ")
+        out.write(", ".join(f"{n} {'IN' if m else 'out'}" for n, m in view["segments"].items()))
+        out.write("\n")
+    return 0
+
+
+def _explain_rows(rows: list[dict[str, Any]], out: TextIO, depth: int) -> None:
+    for row in rows:
+        mark = "yes" if row["met"] else "no "
+        actual = f"  (actual: {json.dumps(row['actual'])})" if "actual" in row else ""
+        out.write(f"{'  ' * depth}{mark} {row['path']}: {row['condition']}{actual}\n")
+        _explain_rows(row.get("conditions", []), out, depth + 1)
+
+
+def cmd_segments(args: argparse.Namespace, out: TextIO) -> int:
+    from .segments import explain
+
+    reader = _reader(args)
+    if not reader.segments:
+        raise SystemExit(
+            "segment-usage: no segments defined: set the module's segments variable "
+            "(or pass --segments FILE)"
+        )
+    view = reader.user(args.user_id)
+    report = explain(reader.segments, view.usage, view.traits)
+    if args.json:
+        json.dump({"userId": args.user_id, "segments": report}, out, indent=2)
+        out.write("\n")
+        return 0
+    out.write(f"user {args.user_id}" + ("" if view.found else " (nothing recorded)") + "\n")
+    for seg in report:
+        verdict = "IN " if seg["member"] else "OUT"
+        out.write(f"{verdict} {seg['segment']} ({seg['match']} of these)")
+        out.write(f": {seg['description']}\n" if seg["description"] else "\n")
+        _explain_rows(seg["conditions"], out, 1)
     return 0
 
 
@@ -258,6 +310,16 @@ def parser() -> argparse.ArgumentParser:
     p = command("traits", "usage and identify traits of a user, linked anonymous ids included")
     p.add_argument("user_id", metavar="USER_ID")
     p.set_defaults(run=cmd_traits)
+    p = command("segments", "why a user is in or out of each segment, condition by condition")
+    p.add_argument("user_id", metavar="USER_ID")
+    p.set_defaults(run=cmd_segments)
+    for name in ("traits", "segments"):
+        sub.choices[name].add_argument(
+            "--segments",
+            dest="segments_file",
+            metavar="FILE",
+            help="segment definitions JSON (default: those Terraform stored in the table)",
+        )
     command("events", "every event, page and screen name seen, with counts").set_defaults(
         run=cmd_events
     )

@@ -7,7 +7,7 @@ identify carrying both ids), followed transitively and cycle-safe.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -22,6 +22,7 @@ from .keys import (
     user_pk,
 )
 from .ledger import Bucket
+from .segments import Segment, membership
 
 WINDOWS = (7, 30)
 
@@ -59,6 +60,12 @@ class UserView:
     trait_versions: dict[str, tuple[int, str]]  # name -> (ts_ms, canonical JSON): latest wins
     groups: dict[str, dict[str, Any]]
     messages_recorded: int
+    segments: dict[str, bool] = field(default_factory=dict)  # evaluated on read (segments.py)
+
+    @property
+    def found(self) -> bool:
+        """Whether anything at all was recorded for this user or a linked id."""
+        return bool(self.messages_recorded or self.traits or self.groups or self.linked_ids)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -68,13 +75,17 @@ class UserView:
             "traits": dict(sorted(self.traits.items())),
             "groups": self.groups,
             "messagesRecorded": self.messages_recorded,
+            "segments": dict(sorted(self.segments.items())),
         }
 
 
 class Reader:
-    def __init__(self, client: Any, table: str) -> None:
+    def __init__(
+        self, client: Any, table: str, segments: Mapping[str, Segment] | None = None
+    ) -> None:
         self.client = client
         self.table = table
+        self.segments = segments or {}  # definitions the view's membership is evaluated against
 
     def _query(self, pk: str) -> Iterator[dict[str, Any]]:
         kwargs: dict[str, Any] = {
@@ -89,8 +100,12 @@ class Reader:
                 return
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
-    def user(self, user_id: str, today: date | None = None) -> UserView:
-        today = today or datetime.now(UTC).date()
+    def user(
+        self, user_id: str, today: date | None = None, now: datetime | None = None
+    ) -> UserView:
+        """The user's view as of ``now`` (default: the clock); ``today`` only moves the windows."""
+        now = now or datetime.now(UTC)
+        today = today or now.date()
         window_start = {days: (today - timedelta(days=days - 1)).isoformat() for days in WINDOWS}
         view = UserView(user_id, [], {}, {}, {}, {}, 0)
         pending, visited = [user_id], set()
@@ -116,6 +131,8 @@ class Reader:
                     }
                     view.groups.setdefault(gid, {}).update(traits)
         view.linked_ids.sort()
+        if self.segments:
+            view.segments = membership(self.segments, view.usage, view.traits, now)
         return view
 
     @staticmethod
