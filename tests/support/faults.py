@@ -6,6 +6,7 @@ out: the code under test sees exactly the ClientError a throttled or failing Dyn
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -25,6 +26,7 @@ def failing(
     status: int = 400,
     when: Callable[[dict[str, Any]], bool] | None = None,
     times: int | None = None,
+    message: str = "injected by tests/support/faults.py",
 ) -> Iterator[dict[str, int]]:
     """Make ``operation`` (e.g. "PutItem") fail with ``code`` while the block runs.
 
@@ -40,7 +42,7 @@ def failing(
             return None
         counter["failed"] += 1
         response = {
-            "Error": {"Code": code, "Message": "injected by tests/support/faults.py"},
+            "Error": {"Code": code, "Message": message},
             "ResponseMetadata": {"HTTPStatusCode": status},
         }
         return AWSResponse("https://dynamodb.invalid", status, {}, None), response
@@ -64,3 +66,26 @@ def key_startswith(attribute: str, prefix: str) -> Callable[[dict[str, Any]], bo
         return key.get(attribute, {}).get("S", "").startswith(prefix)
 
     return match
+
+
+def count_conflicts(client: Any) -> dict[str, int]:
+    """Count, from now on, the conditional writes this client loses (optimistic-lock conflicts)."""
+    counter = {"conflicts": 0, "requests": 0}
+
+    def hook(parsed: dict[str, Any], **_: Any) -> None:
+        counter["requests"] += 1
+        if parsed.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            counter["conflicts"] += 1
+
+    client.meta.events.register("after-call.dynamodb", hook, unique_id=f"conflicts-{id(hook)}")
+    return counter
+
+
+@contextmanager
+def outage(client: Any, code: str = "InternalServerError", status: int = 500) -> Iterator[None]:
+    """Every DynamoDB operation the handler uses fails, as during a regional outage."""
+    operations = ("Query", "GetItem", "BatchGetItem", "PutItem", "UpdateItem", "DeleteItem")
+    with contextlib.ExitStack() as stack:
+        for operation in operations:
+            stack.enter_context(failing(client, operation, code=code, status=status))
+        yield
