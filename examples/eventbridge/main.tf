@@ -56,15 +56,12 @@ module "segment_usage" {
   }
 }
 
-data "aws_caller_identity" "current" {}
-
-data "aws_region" "current" {}
-
 locals {
   orders_queue_name = "segment-${var.environment}-orders"
   # Built from the name rather than read from aws_sqs_queue.orders: the rules need not wait the ~25 s
-  # the provider spends confirming a new queue.
-  orders_queue_arn = "arn:aws:sqs:${data.aws_region.current.id}:${data.aws_caller_identity.current.account_id}:${local.orders_queue_name}"
+  # the provider spends confirming a new queue. Account and region are the module's (known at plan
+  # time; data.aws_region's id/name are deprecated in provider 6.x).
+  orders_queue_arn = "arn:aws:sqs:${module.segment_usage.region}:${module.segment_usage.account_id}:${local.orders_queue_name}"
 }
 
 # A queue of your own that receives the selected events; only the "orders" rule may send to it.

@@ -89,6 +89,14 @@ resource "aws_cloudwatch_event_target" "extra" {
   target_id      = "extra-${each.value.index}"
   arn            = each.value.arn
 
+  # A FIFO queue accepts a message only with a message group (variables.tf requires one for them).
+  dynamic "sqs_target" {
+    for_each = each.value.fifo ? [local.rules[each.value.rule].message_group_id] : []
+    content {
+      message_group_id = sqs_target.value
+    }
+  }
+
   retry_policy {
     maximum_event_age_in_seconds = local.rules[each.value.rule].retry_policy.maximum_event_age_in_seconds
     maximum_retry_attempts       = local.rules[each.value.rule].retry_policy.maximum_retry_attempts
@@ -96,5 +104,14 @@ resource "aws_cloudwatch_event_target" "extra" {
 
   dead_letter_config {
     arn = aws_sqs_queue.events_dlq[0].arn
+  }
+
+  lifecycle {
+    # EventBridge delivers across regions only to event buses: a queue or topic elsewhere would
+    # fail every delivery into the DLQ.
+    precondition {
+      condition     = each.value.region == local.region
+      error_message = "eventbridge.rules.${each.value.rule}.extra_targets: ${each.value.arn} is in ${each.value.region}, not in the module's region ${local.region}; EventBridge rules deliver to SQS queues and SNS topics in their own region only."
+    }
   }
 }

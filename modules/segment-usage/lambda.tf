@@ -25,7 +25,7 @@ resource "aws_lambda_function" "this" {
   reserved_concurrent_executions = coalesce(var.lambda.reserved_concurrency, -1)
 
   environment {
-    variables = local.environment_variables
+    variables = local.direct_environment_variables
   }
 
   logging_config {
@@ -50,6 +50,13 @@ resource "aws_lambda_function" "this" {
     # The handler reads the plan at init: write it before the configuration that names its hash.
     aws_dynamodb_table_item.tracking_plan,
   ]
+
+  lifecycle {
+    precondition {
+      condition     = local.environment_bytes <= local.environment_limit_bytes
+      error_message = "trackers: the function's environment would take ${local.environment_bytes} bytes, over Lambda's 4 KB (${local.environment_limit_bytes} bytes) limit; SEGMENT_USAGE_TRACKERS alone takes ${local.environment_entry_bytes["SEGMENT_USAGE_TRACKERS"]} bytes (UTF-8). List fewer trackers or shorter names, or set trackers = null to count every track, page and screen call."
+    }
+  }
 }
 
 resource "aws_lambda_alias" "this" {
@@ -76,28 +83,6 @@ resource "aws_lambda_function_event_invoke_config" "this" {
       destination = aws_sqs_queue.lambda_failures[0].arn
     }
   }
-
-  depends_on = [aws_iam_role_policy.lambda]
-}
-
-resource "aws_lambda_event_source_mapping" "buffer" {
-  count = local.buffer_enabled ? 1 : 0
-
-  event_source_arn                   = aws_sqs_queue.buffer[0].arn
-  function_name                      = local.invoke_arn_target
-  batch_size                         = var.sqs_buffer.batch_size
-  maximum_batching_window_in_seconds = var.sqs_buffer.maximum_batching_window_in_seconds
-  function_response_types            = ["ReportBatchItemFailures"]
-  enabled                            = true
-
-  dynamic "scaling_config" {
-    for_each = var.sqs_buffer.maximum_concurrency == null ? [] : [var.sqs_buffer.maximum_concurrency]
-    content {
-      maximum_concurrency = scaling_config.value
-    }
-  }
-
-  tags = local.tags
 
   depends_on = [aws_iam_role_policy.lambda]
 }

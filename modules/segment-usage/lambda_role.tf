@@ -19,6 +19,8 @@ data "aws_iam_policy_document" "lambda_assume" {
 
 resource "aws_iam_role" "lambda" {
   name                 = "${local.iam_prefix}-lambda"
+  path                 = local.iam_path
+  permissions_boundary = local.iam_permissions_boundary
   description          = "Execution role of the segment-usage handler ${local.function_name}"
   assume_role_policy   = data.aws_iam_policy_document.lambda_assume.json
   max_session_duration = 3600
@@ -33,19 +35,15 @@ resource "aws_iam_role" "lambda" {
   }
 }
 
+# What the direct function does: the handler's own DynamoDB calls (local.table_actions), its hand-off
+# of unrecorded messages to the buffer queue, and what Lambda does with this role on its behalf
+# (logs; the on-failure destination of asynchronous EventBridge invocations). Nothing else: no
+# DeleteItem or ConditionCheckItem (the handler neither deletes nor runs transactions), no
+# kms:Encrypt or DescribeKey (DynamoDB and SQS need only what is granted in the KMS statements).
 data "aws_iam_policy_document" "lambda" {
   statement {
-    sid = "Table"
-    actions = [
-      "dynamodb:GetItem",
-      "dynamodb:BatchGetItem",
-      "dynamodb:Query",
-      "dynamodb:PutItem",
-      "dynamodb:UpdateItem",
-      "dynamodb:DeleteItem",
-      # TransactWriteItems is authorised per item through these actions and ConditionCheckItem.
-      "dynamodb:ConditionCheckItem",
-    ]
+    sid       = "Table"
+    actions   = local.table_actions
     resources = [aws_dynamodb_table.this.arn]
   }
 
@@ -58,13 +56,8 @@ data "aws_iam_policy_document" "lambda" {
   dynamic "statement" {
     for_each = local.buffer_enabled ? [1] : []
     content {
-      sid = "BufferQueue"
-      actions = [
-        "sqs:ReceiveMessage",
-        "sqs:DeleteMessage",
-        "sqs:GetQueueAttributes",
-        "sqs:ChangeMessageVisibility",
-      ]
+      sid       = "BufferHandOff"
+      actions   = ["sqs:SendMessage"]
       resources = [local.queue_arns.buffer]
     }
   }
@@ -79,16 +72,34 @@ data "aws_iam_policy_document" "lambda" {
   }
 
   dynamic "statement" {
-    for_each = length(local.kms_key_arns) > 0 ? [1] : []
+    for_each = var.dynamodb.kms_key_arn == null ? [] : [var.dynamodb.kms_key_arn]
     content {
-      sid       = "Kms"
-      actions   = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
-      resources = local.kms_key_arns
+      sid = "TableKey"
+      # DynamoDB decrypts the table key with the caller's permission; it generated that key when
+      # the table was created (with the deployer's permissions, not these).
+      actions   = ["kms:Decrypt"]
+      resources = [statement.value]
 
       condition {
         test     = "StringEquals"
         variable = "kms:ViaService"
-        values   = ["dynamodb.${local.region}.amazonaws.com", "sqs.${local.region}.amazonaws.com"]
+        values   = ["dynamodb.${local.region}.amazonaws.com"]
+      }
+    }
+  }
+
+  dynamic "statement" {
+    for_each = local.sqs_kms_key_arn != null && (local.buffer_enabled || local.lambda_failures_enabled) ? [local.sqs_kms_key_arn] : []
+    content {
+      sid = "QueueKey"
+      # A producer on a queue with a customer key needs both (SQS's key management documentation).
+      actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
+      resources = [statement.value]
+
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["sqs.${local.region}.amazonaws.com"]
       }
     }
   }

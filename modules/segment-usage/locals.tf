@@ -37,18 +37,24 @@ locals {
   # ------------------------------------------------------------------------------------------------
   eventbridge_enabled = var.eventbridge.enabled
   segment_source_name = local.eventbridge_enabled ? "aws.partner/segment.com/${var.eventbridge.segment_source_id}" : null
-  segment_call_types  = ["track", "identify", "page", "screen", "group", "alias"]
 
   rules = local.eventbridge_enabled ? var.eventbridge.rules : {}
   # Rule names never derive from the source name (it contains "/"): "<name>-<environment>-<key>".
   rule_names = { for key, _ in local.rules : key => "${local.prefix}-${key}" }
+  # Patterns match the partner source and the Segment message itself (detail.type, detail.event),
+  # never the envelope's detail-type: Segment's Actions destination lets users remap DetailType, and a
+  # rule on lowercase detail-type values would then match nothing without a word. With no
+  # detail_types the rule takes every event of the source; the handler rejects (and keeps) anything
+  # that is not a valid Segment message, so nothing is dropped unseen.
   rule_patterns = {
     for key, rule in local.rules : key => rule.event_pattern != null ? jsonencode(jsondecode(rule.event_pattern)) : jsonencode(merge(
-      {
-        source        = [local.segment_source_name]
-        "detail-type" = coalesce(rule.detail_types, local.segment_call_types)
+      { source = [local.segment_source_name] },
+      rule.detail_types == null && length(rule.events) == 0 ? {} : {
+        detail = merge(
+          rule.detail_types == null ? {} : { type = rule.detail_types },
+          length(rule.events) > 0 ? { event = rule.events } : {},
+        )
       },
-      length(rule.events) > 0 ? { detail = { event = rule.events } } : {},
     ))
   }
 
@@ -56,11 +62,19 @@ locals {
   sqs_rules    = { for key, rule in local.rules : key => rule if rule.target == "sqs" }
   extra_targets = merge([
     for key, rule in local.rules : {
-      for index, arn in rule.extra_targets : "${key}-${index}" => { rule = key, arn = arn, index = index }
+      for index, arn in rule.extra_targets : "${key}-${index}" => {
+        rule   = key
+        arn    = arn
+        index  = index
+        region = split(":", arn)[3]
+        fifo   = split(":", arn)[2] == "sqs" && endswith(arn, ".fifo")
+      }
     }
   ]...)
 
-  buffer_enabled          = length(local.sqs_rules) > 0
+  # The buffer queue (and the batch function draining it) serves rules with target = sqs, and the
+  # direct path, which hands off to it any message it could not record for a transient reason.
+  buffer_enabled          = local.segment_role_enabled || length(local.sqs_rules) > 0
   lambda_failures_enabled = length(local.lambda_rules) > 0
 
   # ------------------------------------------------------------------------------------------------
@@ -75,8 +89,11 @@ locals {
   # Known before the queues exist, so the execution role and the queue policies need not wait for them.
   queue_arns = { for key, name in local.queue_names : key => "arn:${local.partition}:sqs:${local.region}:${local.account_id}:${name}" }
 
-  sqs_kms_key_arn           = var.sqs_buffer.kms_key_arn
-  buffer_visibility_timeout = coalesce(var.sqs_buffer.visibility_timeout_seconds, 6 * var.lambda.timeout)
+  sqs_kms_key_arn = var.sqs_buffer.kms_key_arn
+  # The buffer's URL in SQS's documented form (https://sqs.<region>.<dns suffix>/<account>/<name>),
+  # known before the queue exists: the function need not wait the ~25 s the provider spends on a new
+  # queue, and the plan can size the function's environment.
+  buffer_queue_url = "https://sqs.${local.region}.${data.aws_partition.current.dns_suffix}/${local.account_id}/${local.queue_names.buffer}"
 
   # ------------------------------------------------------------------------------------------------
   # Function environment
@@ -90,6 +107,7 @@ locals {
     SEGMENT_USAGE_TRACKING_PLAN_MODE   = var.tracking_plan_mode
   }
 
+  # The batch function's environment; the direct function's adds the buffer queue it hands off to.
   environment_variables = merge(
     {
       SEGMENT_USAGE_TABLE                   = aws_dynamodb_table.this.name
@@ -99,9 +117,52 @@ locals {
     },
     local.tracking_plan_env,
   )
+  direct_environment_variables = merge(
+    local.environment_variables,
+    local.buffer_enabled ? { SEGMENT_USAGE_BUFFER_QUEUE_URL = local.buffer_queue_url } : {},
+  )
+
+  # Lambda caps a function's environment at 4 KB: keys plus values, in bytes (UTF-8), not characters.
+  # Counted at plan time, so too many trackers fail the plan instead of the apply. The table's name
+  # is its configured one (local.prefix), known before the table exists.
+  environment_limit_bytes = 4096
+  environment_planned = merge(
+    local.direct_environment_variables,
+    { SEGMENT_USAGE_TABLE = local.prefix },
+  )
+  # Bytes of each entry, key plus value. base64 turns every 3 bytes into 4 characters ("=" pads the
+  # last group), so it yields the UTF-8 byte count where length() would count characters.
+  environment_entry_bytes = {
+    for key, value in local.environment_planned : key => sum([
+      for text in [key, value] : length(base64encode(text)) / 4 * 3 - length(regexall("=", base64encode(text)))
+    ])
+  }
+  environment_bytes = sum(values(local.environment_entry_bytes))
+
+  # IAM settings shared by every role the module creates.
+  iam_path                 = var.iam.path
+  iam_permissions_boundary = var.iam.permissions_boundary
+
+  # The batch function: its timeout grows with the batch (10 s of start-up and retry headroom plus
+  # 0.1 s per message, far above the few DynamoDB round trips a message costs), and the buffer's
+  # visibility timeout follows AWS's guidance for SQS event sources: at least 6x the function
+  # timeout plus the batching window, so a batch is never redelivered while it is still running.
+  batch_function_name       = "${local.prefix}-batch"
+  batch_timeout             = coalesce(var.sqs_buffer.function_timeout, min(900, 10 + ceil(var.sqs_buffer.batch_size / 10)))
+  buffer_visibility_minimum = 6 * local.batch_timeout + var.sqs_buffer.maximum_batching_window_in_seconds
+  buffer_visibility_timeout = coalesce(var.sqs_buffer.visibility_timeout_seconds, local.buffer_visibility_minimum)
 
   # What Segment, EventBridge and SQS invoke: the alias when one is created, else the function.
   alias_enabled     = var.lambda.alias_name != null
   invoke_arn_target = local.alias_enabled ? aws_lambda_alias.this[0].arn : aws_lambda_function.this.arn
-  kms_key_arns      = compact([var.dynamodb.kms_key_arn, var.sqs_buffer.kms_key_arn])
+
+  # The DynamoDB operations the handler makes (tests/terraform/test_least_privilege.py records them
+  # from real handler runs and fails if this list grants more, or less).
+  table_actions = [
+    "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
+    "dynamodb:Query",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+  ]
 }

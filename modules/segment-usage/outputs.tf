@@ -18,6 +18,16 @@ output "segment_eventbridge_destination_settings" {
   } : null
 }
 
+output "region" {
+  description = "The region the module deploys to (from the ARN of the account's default event bus; known at plan time)."
+  value       = local.region
+}
+
+output "account_id" {
+  description = "The AWS account the module deploys to."
+  value       = local.account_id
+}
+
 output "function_arn" {
   description = "ARN of the handler function (unqualified)."
   value       = aws_lambda_function.this.arn
@@ -38,8 +48,23 @@ output "function_version" {
   value       = aws_lambda_function.this.version
 }
 
+output "batch_function_name" {
+  description = "Name of the batch function that drains the buffer queue (same code, its own timeout and role); null when there is no buffer queue."
+  value       = local.buffer_enabled ? aws_lambda_function.batch[0].function_name : null
+}
+
+output "batch_function_arn" {
+  description = "ARN of the batch function; null when there is no buffer queue."
+  value       = local.buffer_enabled ? aws_lambda_function.batch[0].arn : null
+}
+
+output "batch_execution_role_arn" {
+  description = "ARN of the batch function's execution role; null when there is no buffer queue."
+  value       = local.buffer_enabled ? aws_iam_role.batch[0].arn : null
+}
+
 output "execution_role_arn" {
-  description = "ARN of the function's execution role."
+  description = "ARN of the direct function's execution role."
   value       = aws_iam_role.lambda.arn
 }
 
@@ -114,22 +139,22 @@ output "events_dlq_arn" {
 }
 
 output "buffer_queue_url" {
-  description = "URL of the SQS buffer queue, or null when no rule targets sqs."
+  description = "URL of the SQS buffer queue (the direct path's hand-off, and rules with target = sqs), drained by the batch function; null when the Segment Lambda destination is disabled and no rule targets sqs."
   value       = local.buffer_enabled ? aws_sqs_queue.buffer[0].id : null
 }
 
 output "buffer_queue_arn" {
-  description = "ARN of the SQS buffer queue, or null when no rule targets sqs."
+  description = "ARN of the SQS buffer queue; null when the Segment Lambda destination is disabled and no rule targets sqs."
   value       = local.buffer_enabled ? aws_sqs_queue.buffer[0].arn : null
 }
 
 output "buffer_dlq_url" {
-  description = "URL of the buffer's dead-letter queue, or null when no rule targets sqs."
+  description = "URL of the buffer's dead-letter queue (what the batch function failed on max_receive_count times); null when there is no buffer queue."
   value       = local.buffer_enabled ? aws_sqs_queue.buffer_dlq[0].id : null
 }
 
 output "buffer_dlq_arn" {
-  description = "ARN of the buffer's dead-letter queue, or null when no rule targets sqs."
+  description = "ARN of the buffer's dead-letter queue; null when there is no buffer queue."
   value       = local.buffer_enabled ? aws_sqs_queue.buffer_dlq[0].arn : null
 }
 
@@ -144,7 +169,7 @@ output "lambda_failures_queue_arn" {
 }
 
 output "event_source_mapping_uuid" {
-  description = "UUID of the SQS event source mapping, or null when no rule targets sqs."
+  description = "UUID of the event source mapping from the buffer queue to the batch function; null when there is no buffer queue."
   value       = local.buffer_enabled ? aws_lambda_event_source_mapping.buffer[0].uuid : null
 }
 
@@ -153,5 +178,9 @@ output "alarm_arns" {
   value = merge(
     { for key, alarm in aws_cloudwatch_metric_alarm.lambda : alarm.alarm_name => alarm.arn },
     { for key, alarm in aws_cloudwatch_metric_alarm.dlq : alarm.alarm_name => alarm.arn },
+    { for key, alarm in aws_cloudwatch_metric_alarm.batch : alarm.alarm_name => alarm.arn },
+    { for key, alarm in aws_cloudwatch_metric_alarm.lambda_async : alarm.alarm_name => alarm.arn },
+    { for key, alarm in aws_cloudwatch_metric_alarm.rule_failed_invocations : alarm.alarm_name => alarm.arn },
+    { for key, alarm in aws_cloudwatch_metric_alarm.rules_match_nothing : alarm.alarm_name => alarm.arn },
   )
 }

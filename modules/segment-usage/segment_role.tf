@@ -24,6 +24,8 @@ resource "aws_iam_role" "segment" {
   count = local.segment_role_enabled ? 1 : 0
 
   name                 = local.segment_role_name
+  path                 = local.iam_path
+  permissions_boundary = local.iam_permissions_boundary
   description          = "Assumed by Segment's Amazon Lambda destination to invoke ${local.function_name}"
   assume_role_policy   = data.aws_iam_policy_document.segment_assume[0].json
   max_session_duration = 3600

@@ -1,6 +1,7 @@
 # Queues, each encrypted (SSE-SQS, or the caller's KMS key):
 #   events_dlq      - EventBridge target dead-letter queue (events EventBridge could not deliver)
-#   buffer          - buffer for rules with target = sqs, drained by the event source mapping
+#   buffer          - buffer for rules with target = sqs and for the direct path's hand-off of messages
+#                     it could not record, drained by the batch function (lambda_batch.tf)
 #   buffer_dlq      - messages the handler failed max_receive_count times
 #   lambda_failures - asynchronous invocations that failed in the function after EventBridge delivered them
 #
@@ -27,7 +28,7 @@ locals {
     local.eventbridge_enabled ? {
       events_dlq = { sid = "EventBridgeDeadLetters", rules = keys(local.rules) }
     } : {},
-    local.buffer_enabled ? {
+    length(local.sqs_rules) > 0 ? {
       buffer = { sid = "EventBridgeToBuffer", rules = keys(local.sqs_rules) }
     } : {},
   )
@@ -69,8 +70,9 @@ resource "aws_sqs_queue" "buffer_dlq" {
 resource "aws_sqs_queue" "buffer" {
   count = local.buffer_enabled ? 1 : 0
 
-  name                              = local.queue_names.buffer
-  policy                            = data.aws_iam_policy_document.eventbridge_to_queue["buffer"].json
+  name = local.queue_names.buffer
+  # Open to EventBridge only when a rule targets it; the direct function sends through its role.
+  policy                            = length(local.sqs_rules) > 0 ? data.aws_iam_policy_document.eventbridge_to_queue["buffer"].json : null
   visibility_timeout_seconds        = local.buffer_visibility_timeout
   message_retention_seconds         = var.sqs_buffer.message_retention_seconds
   receive_wait_time_seconds         = 20
@@ -87,8 +89,8 @@ resource "aws_sqs_queue" "buffer" {
 
   lifecycle {
     precondition {
-      condition     = local.buffer_visibility_timeout >= 6 * var.lambda.timeout
-      error_message = "sqs_buffer.visibility_timeout_seconds must be at least 6 times lambda.timeout (AWS's guidance for SQS event sources)."
+      condition     = local.buffer_visibility_timeout >= local.buffer_visibility_minimum
+      error_message = "sqs_buffer.visibility_timeout_seconds must be at least ${local.buffer_visibility_minimum}: 6 times the batch function's timeout (${local.batch_timeout} s) plus the batching window (AWS's guidance for SQS event sources)."
     }
   }
 }

@@ -263,24 +263,28 @@ variable "eventbridge" {
     Segment's Amazon EventBridge destination. When enabled the module creates the partner event bus
     `aws.partner/segment.com/<segment_source_id>` (Segment must have created the partner event source
     first) and one rule per entry of `rules`, keyed by a short name used in the rule name.
-    A rule matches `detail_types` (default: all six Segment call types) and, if given, `detail.event`
-    values in `events`; `event_pattern` (a JSON string) replaces the generated pattern. `target` is
-    `lambda` (invoke the function directly: retry policy + dead-letter queue) or `sqs` (the shared
-    buffer queue, drained by an event source mapping) or `none` (extra targets only). `extra_targets`
-    are SQS queue or SNS topic ARNs that also receive the matched events (their resource policies must
-    allow events.amazonaws.com; the rule ARNs are an output).
+    A rule matches every event of the partner source, or, if given, only Segment messages whose own
+    `type` (`detail.type`) is in `detail_types` and whose `detail.event` is in `events`. It never
+    matches on the envelope's `detail-type`: Segment's Actions destination lets users remap it, after
+    which such a rule would silently match nothing. `event_pattern` (a JSON string) replaces the
+    generated pattern. `target` is `lambda` (invoke the function directly: retry policy + dead-letter
+    queue) or `sqs` (the shared buffer queue, drained by the batch function) or `none` (extra targets
+    only). `extra_targets` are SQS queue or SNS topic ARNs in the module's region that also receive the
+    matched events (their resource policies must allow events.amazonaws.com; the rule ARNs are an
+    output); a FIFO queue (`.fifo`) receives them in the message group `message_group_id`.
   EOT
   type = object({
     enabled           = optional(bool, false)
     segment_source_id = optional(string)
     rules = optional(map(object({
-      description   = optional(string)
-      detail_types  = optional(list(string))
-      events        = optional(list(string), [])
-      event_pattern = optional(string)
-      target        = optional(string, "lambda")
-      extra_targets = optional(list(string), [])
-      enabled       = optional(bool, true)
+      description      = optional(string)
+      detail_types     = optional(list(string))
+      events           = optional(list(string), [])
+      event_pattern    = optional(string)
+      target           = optional(string, "lambda")
+      extra_targets    = optional(list(string), [])
+      message_group_id = optional(string)
+      enabled          = optional(bool, true)
       retry_policy = optional(object({
         maximum_event_age_in_seconds = optional(number, 86400)
         maximum_retry_attempts       = optional(number, 185)
@@ -330,6 +334,22 @@ variable "eventbridge" {
     error_message = "eventbridge.rules[*].extra_targets must be SQS queue or SNS topic ARNs."
   }
   validation {
+    condition = alltrue([for _, r in var.eventbridge.rules : r.message_group_id != null || !anytrue([
+      for arn in r.extra_targets : can(regex("^arn:[^:]+:sqs:.*\\.fifo$", arn))
+    ])])
+    error_message = "eventbridge.rules[*].message_group_id is required when extra_targets holds a FIFO queue (.fifo): EventBridge cannot deliver to a FIFO queue without a message group."
+  }
+  validation {
+    condition     = alltrue([for _, r in var.eventbridge.rules : r.message_group_id == null ? true : can(regex("^[!-~]{1,128}$", r.message_group_id))])
+    error_message = "eventbridge.rules[*].message_group_id must be 1-128 printable ASCII characters without spaces."
+  }
+  validation {
+    condition = alltrue(flatten([for _, r in var.eventbridge.rules : [
+      for arn in r.extra_targets : !can(regex("^arn:[^:]+:sns:.*\\.fifo$", arn))
+    ]]))
+    error_message = "eventbridge.rules[*].extra_targets cannot hold an SNS FIFO topic (.fifo): EventBridge sets no message group for SNS targets."
+  }
+  validation {
     condition     = alltrue([for _, r in var.eventbridge.rules : length(r.extra_targets) <= 4])
     error_message = "A rule has at most 5 targets: the module's own plus at most 4 extra_targets."
   }
@@ -342,11 +362,12 @@ variable "eventbridge" {
 }
 
 variable "sqs_buffer" {
-  description = "The SQS buffer queue used by rules with target = sqs: event source mapping batch size (1-10000) and batching window (0-300 s; needed above a batch size of 10), visibility timeout (default 6x the function timeout, never less), redrive max_receive_count, message retention, and an optional KMS key for every queue the module creates (SSE-SQS otherwise; the key policy must allow events.amazonaws.com)."
+  description = "The SQS buffer queue (created when the Segment Lambda destination is enabled, where the direct path hands off messages it could not record, or when a rule targets sqs) and the batch function that drains it: event source mapping batch size (1-10000) and batching window (0-300 s; needed above a batch size of 10), the batch function's timeout (default 10 s + 0.1 s per message of a batch, at most 900), visibility timeout (default and minimum: 6x the batch function's timeout plus the batching window, AWS's guidance for SQS event sources), redrive max_receive_count, message retention, and an optional KMS key for every queue the module creates (SSE-SQS otherwise; the key policy must allow events.amazonaws.com)."
   type = object({
     batch_size                         = optional(number, 100)
     maximum_batching_window_in_seconds = optional(number, 5)
     maximum_concurrency                = optional(number)
+    function_timeout                   = optional(number)
     visibility_timeout_seconds         = optional(number)
     max_receive_count                  = optional(number, 5)
     message_retention_seconds          = optional(number, 345600)
@@ -372,8 +393,12 @@ variable "sqs_buffer" {
     error_message = "sqs_buffer.maximum_concurrency must be null or 2-1000."
   }
   validation {
+    condition     = var.sqs_buffer.function_timeout == null ? true : (var.sqs_buffer.function_timeout >= 1 && var.sqs_buffer.function_timeout <= 900 && floor(var.sqs_buffer.function_timeout) == var.sqs_buffer.function_timeout)
+    error_message = "sqs_buffer.function_timeout must be a whole number of seconds, 1-900 (Lambda's maximum)."
+  }
+  validation {
     condition     = var.sqs_buffer.visibility_timeout_seconds == null ? true : (var.sqs_buffer.visibility_timeout_seconds >= 0 && var.sqs_buffer.visibility_timeout_seconds <= 43200)
-    error_message = "sqs_buffer.visibility_timeout_seconds must be 0-43200 (and at least 6x the function timeout)."
+    error_message = "sqs_buffer.visibility_timeout_seconds must be 0-43200 (and at least 6x the batch function's timeout plus the batching window)."
   }
   validation {
     condition     = var.sqs_buffer.max_receive_count >= 1 && var.sqs_buffer.max_receive_count <= 1000

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -20,6 +21,72 @@ EXAMPLES = sorted(p.name for p in (REPO_ROOT / "examples").iterdir() if (p / "ma
 
 def test_every_example_is_covered() -> None:
     assert EXAMPLES == ["eventbridge", "lambda-destination", "local", "multi-environment"]
+
+
+# Attributes that hashicorp/aws 6.x deprecates or removes (its 6.0 upgrade guide and the 6.x docs of
+# these types), limited to the resource and data source types a module like this one might use. `versions.tf` allows >= 5.70, < 7, so a reference to any of them warns on 6.x. The
+# aws_region data source is the one that bites: 6.x deprecates both `name` and `id` in favour of
+# `region`, which 5.x does not have, so the module must not read the region from it at all.
+DEPRECATED_IN_6 = {
+    r"\bdata\.aws_region\.[\w-]+(\[[^\]]*\])?\.(name|id)\b": "data.aws_region .name/.id (6.x: .region)",
+    r"\bdata\.aws_region\.[\w-]+(\[[^\]]*\])?\.region\b": "data.aws_region .region (5.x: unsupported)",
+    r"\baws_iam_role\.[\w-]+(\[[^\]]*\])?\.(inline_policy|managed_policy_arns)\b": (
+        "aws_iam_role inline_policy/managed_policy_arns (deprecated)"
+    ),
+}
+# The same attributes set as arguments inside a block of that type.
+DEPRECATED_ARGUMENTS_IN_6 = {
+    "aws_iam_role": ("inline_policy", "managed_policy_arns"),
+    "aws_cloudwatch_event_rule": ("is_enabled",),
+}
+
+
+def terraform_files() -> list[Path]:
+    return sorted(
+        p
+        for root in ("modules", "examples")
+        for p in (REPO_ROOT / root).rglob("*.tf")
+        if ".terraform" not in p.parts
+    )
+
+
+def deprecated_references(text: str) -> list[str]:
+    found = [label for pattern, label in DEPRECATED_IN_6.items() if re.search(pattern, text)]
+    for kind, arguments in DEPRECATED_ARGUMENTS_IN_6.items():
+        for block in re.finditer(rf'resource\s+"{kind}"\s+"[^"]+"\s*{{(.*?)\n}}', text, re.S):
+            for argument in arguments:
+                if re.search(rf"^\s*{argument}\s*(=|{{)", block.group(1), re.M):
+                    found.append(f"{kind}.{argument}")
+    return found
+
+
+def test_deprecation_check_catches_what_6x_deprecates() -> None:
+    """The check itself: each form it must catch, and the form the module uses instead."""
+    assert deprecated_references("x = data.aws_region.current.id")
+    assert deprecated_references('x = "${data.aws_region.current.name}"')
+    assert deprecated_references("x = data.aws_region.this[0].name")
+    assert deprecated_references('resource "aws_iam_role" "r" {\n  managed_policy_arns = []\n}')
+    assert not deprecated_references('region = split(":", data.aws_cloudwatch_event_bus.d.arn)[3]')
+
+
+def test_no_attribute_deprecated_in_provider_6() -> None:
+    found = {
+        str(tf.relative_to(REPO_ROOT)): refs
+        for tf in terraform_files()
+        if (refs := deprecated_references(tf.read_text()))
+    }
+    assert found == {}
+
+
+def test_provider_range_is_the_same_everywhere() -> None:
+    """versions.tf of the module and of every example, and the README, state one range."""
+    expected = ">= 5.70, < 7"
+    for versions in [REPO_ROOT / "modules/segment-usage/versions.tf"] + [
+        REPO_ROOT / "examples" / e / "versions.tf" for e in EXAMPLES
+    ]:
+        (found,) = re.findall(r'^\s*version\s*=\s*"([^"]+)"', versions.read_text(), re.M)
+        assert found == expected, versions
+    assert f"`{expected}`" in (REPO_ROOT / "README.md").read_text()
 
 
 def test_fmt(terraform_ready: Path) -> None:

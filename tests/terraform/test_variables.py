@@ -111,7 +111,80 @@ CASES: dict[str, tuple[str, str | None]] = {
           rules             = { track = { detail_types = ["track"], target = "sqs" } }
         }
         """,
-        "at least 6 times lambda.timeout",
+        "must be at least 125: 6 times the batch function's timeout (20 s) plus the batching window",
+    ),
+    # 50 trackers: ~2,600 characters of environment but ~4,600 bytes (each name is 20 x "€", 3 bytes).
+    "trackers_over_4_kb_in_bytes": (
+        """
+        segment_external_ids = ["ws"]
+        trackers = [for i in range(50) : { type = "track", name = "${i}${join("", [for _ in range(20) : "€"])}" }]
+        """,
+        "trackers: the function's environment would take",
+    ),
+    "extra_target_in_another_region": (
+        """
+        segment_external_ids = ["ws"]
+        eventbridge = {
+          enabled           = true
+          segment_source_id = "src123"
+          rules = { all = { extra_targets = ["arn:aws:sqs:eu-west-1:123456789012:elsewhere"] } }
+        }
+        """,
+        "is in eu-west-1, not in the module's region us-east-1",
+    ),
+    "fifo_extra_target_without_group": (
+        """
+        segment_external_ids = ["ws"]
+        eventbridge = {
+          enabled           = true
+          segment_source_id = "src123"
+          rules = { all = { extra_targets = ["arn:aws:sqs:us-east-1:123456789012:orders.fifo"] } }
+        }
+        """,
+        "message_group_id is required when extra_targets holds a FIFO queue",
+    ),
+    "sns_fifo_extra_target": (
+        """
+        segment_external_ids = ["ws"]
+        eventbridge = {
+          enabled           = true
+          segment_source_id = "src123"
+          rules = { all = { extra_targets = ["arn:aws:sns:us-east-1:123456789012:t.fifo"] } }
+        }
+        """,
+        "cannot hold an SNS FIFO topic",
+    ),
+    "bad_iam_path": (
+        'segment_external_ids = ["ws"]\niam = { path = "segment-usage" }',
+        "iam.path must be / or start and end with /",
+    ),
+    "bad_permissions_boundary": (
+        'segment_external_ids = ["ws"]\niam = { permissions_boundary = "arn:aws:iam::123456789012:role/x" }',
+        "iam.permissions_boundary must be a managed IAM policy ARN",
+    ),
+    "batch_timeout_over_lambda_maximum": (
+        'segment_external_ids = ["ws"]\nsqs_buffer = { function_timeout = 901 }',
+        "sqs_buffer.function_timeout must be a whole number of seconds, 1-900",
+    ),
+    "package_path_missing": (
+        'segment_external_ids = ["ws"]\nlambda = { package_path = "/nonexistent/segment-usage.zip" }',
+        "lambda.package_path must name an existing .zip",
+    ),
+    "package_path_and_s3": (
+        'segment_external_ids = ["ws"]\nlambda = { package_path = var.zip, package_s3 = { bucket = "my-artifacts", key = "su.zip", object_version = "v1" } }',
+        "lambda.package_path and lambda.package_s3 are alternatives",
+    ),
+    "package_s3_bad_bucket": (
+        'segment_external_ids = ["ws"]\nlambda = { package_s3 = { bucket = "My_Artifacts", key = "su.zip", object_version = "v1" } }',
+        "lambda.package_s3 needs an S3 bucket name",
+    ),
+    "package_s3_never_redeployed": (
+        'segment_external_ids = ["ws"]\nlambda = { package_s3 = { bucket = "my-artifacts", key = "su.zip" } }',
+        "needs object_version or source_code_hash",
+    ),
+    "package_s3_bad_hash": (
+        'segment_external_ids = ["ws"]\nlambda = { package_s3 = { bucket = "my-artifacts", key = "su.zip", source_code_hash = "abc" } }',
+        "must be the base64-encoded SHA-256 of the zip",
     ),
     "valid_everything": (
         f"""
@@ -122,12 +195,23 @@ CASES: dict[str, tuple[str, str | None]] = {
         ]
         tracking_plan      = {json.dumps(PLAN_TEXT)}
         tracking_plan_mode = "block"
+        iam = {{
+          path                 = "/segment-usage/"
+          permissions_boundary = "arn:aws:iam::123456789012:policy/boundary"
+        }}
         eventbridge = {{
           enabled           = true
           segment_source_id = "src123"
           rules = {{
+            all    = {{}}
             direct = {{ detail_types = ["identify"] }}
-            track  = {{ detail_types = ["track"], events = ["Signed Up"], target = "sqs" }}
+            track = {{
+              detail_types     = ["track"]
+              events           = ["Signed Up"]
+              target           = "sqs"
+              extra_targets    = ["arn:aws:sqs:us-east-1:123456789012:orders.fifo"]
+              message_group_id = "segment-track"
+            }}
           }}
         }}
         """,
@@ -184,7 +268,13 @@ def run_root(
 INVALID = [c for c, (_, err) in CASES.items() if err is not None]
 # Checked by resource preconditions, which Terraform evaluates only once every variable is valid:
 # planned in a root of their own.
-PRECONDITIONS = ["empty_external_ids", "rule_name_over_64", "visibility_timeout_too_short"]
+PRECONDITIONS = [
+    "empty_external_ids",
+    "rule_name_over_64",
+    "visibility_timeout_too_short",
+    "trackers_over_4_kb_in_bytes",
+    "extra_target_in_another_region",
+]
 VARIABLES = [c for c in INVALID if c not in PRECONDITIONS]
 
 
@@ -252,11 +342,69 @@ def test_valid_inputs_plan_the_promised_function(results: dict[str, Any]) -> Non
     assert item["plan"] == {"S": PLAN_TEXT}
     rule = resources['module.segment_usage.aws_cloudwatch_event_rule.this["track"]']["values"]
     assert rule["name"] == "segment-usage-test-track"
+    # Patterns match the Segment message's own type, never the remappable detail-type.
+    source = "aws.partner/segment.com/src123"
     assert json.loads(rule["event_pattern"]) == {
-        "source": ["aws.partner/segment.com/src123"],
-        "detail-type": ["track"],
-        "detail": {"event": ["Signed Up"]},
+        "source": [source],
+        "detail": {"type": ["track"], "event": ["Signed Up"]},
     }
+    rule = resources['module.segment_usage.aws_cloudwatch_event_rule.this["all"]']["values"]
+    assert json.loads(rule["event_pattern"]) == {"source": [source]}
+    extra = resources['module.segment_usage.aws_cloudwatch_event_target.extra["track-0"]']["values"]
+    assert extra["sqs_target"] == [{"message_group_id": "segment-track"}]
+    # Every role the module creates carries the IAM path and the permissions boundary.
+    roles = {a: r["values"] for a, r in resources.items() if r["type"] == "aws_iam_role"}
+    assert set(roles) == {
+        "module.segment_usage.aws_iam_role.lambda",
+        "module.segment_usage.aws_iam_role.batch[0]",
+        "module.segment_usage.aws_iam_role.segment[0]",
+    }
+    for role in roles.values():
+        assert role["path"] == "/segment-usage/"
+        assert role["permissions_boundary"] == "arn:aws:iam::123456789012:policy/boundary"
+    # Timeouts: the direct function stays under Segment's 5 s; the batch function's and the
+    # buffer's visibility derive from the batch (100 messages, 5 s window): 10 + 100/10 = 20 s,
+    # and 6 x 20 + 5 = 125 s.
+    batch = resources["module.segment_usage.aws_lambda_function.batch[0]"]["values"]
+    assert batch["timeout"] == 20
+    queue = resources["module.segment_usage.aws_sqs_queue.buffer[0]"]["values"]
+    assert queue["visibility_timeout_seconds"] == 6 * 20 + 5
+    mapping = resources["module.segment_usage.aws_lambda_event_source_mapping.buffer[0]"]
+    assert mapping["values"]["batch_size"] == 100
+    (batch_env,) = batch["environment"]
+    # The direct path hands off to the buffer (issue 10); the batch function drains it and never
+    # hands off, so its environment is the same without the queue.
+    assert variables["SEGMENT_USAGE_BUFFER_QUEUE_URL"] == (
+        "https://sqs.us-east-1.amazonaws.com/123456789012/segment-usage-test-buffer"
+    )
+    assert batch_env["variables"] == {
+        k: v for k, v in variables.items() if k != "SEGMENT_USAGE_BUFFER_QUEUE_URL"
+    }
+    alarms = {
+        r["values"]["alarm_name"]
+        for r in resources.values()
+        if r["type"] == "aws_cloudwatch_metric_alarm"
+    }
+    assert {
+        "segment-usage-test-batch-buffer-age",
+        "segment-usage-test-lambda-async-events-dropped",
+        "segment-usage-test-lambda-destination-delivery-failures",
+        "segment-usage-test-rule-all-failed-invocations",
+        "segment-usage-test-rules-match-nothing",
+    } <= alarms
+    (unmatched,) = [
+        r["values"]
+        for r in resources.values()
+        if r["values"].get("alarm_name") == "segment-usage-test-rules-match-nothing"
+    ]
+    queries = {q["id"]: q for q in unmatched["metric_query"]}
+    assert queries["ingested"]["metric"][0]["dimensions"] == {"EventSourceName": source}
+    matched = [q["metric"][0]["dimensions"] for k, q in queries.items() if k.startswith("matched")]
+    assert sorted(d["RuleName"] for d in matched) == [
+        "segment-usage-test-all",
+        "segment-usage-test-direct",
+        "segment-usage-test-track",
+    ]
     bus = resources["module.segment_usage.aws_cloudwatch_event_bus.segment[0]"]["values"]
     assert bus["name"] == bus["event_source_name"] == "aws.partner/segment.com/src123"
     role = resources["module.segment_usage.aws_iam_role.segment[0]"]["values"]
