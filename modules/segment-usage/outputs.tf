@@ -184,3 +184,18 @@ output "alarm_arns" {
     { for key, alarm in aws_cloudwatch_metric_alarm.rules_match_nothing : alarm.alarm_name => alarm.arn },
   )
 }
+
+output "read_api_url" {
+  description = "HTTPS URL of the read API (GET <url>v1/users/{userId}, SigV4-signed for service lambda), or null when read_api is disabled."
+  value       = local.read_api_enabled ? aws_lambda_function_url.read_api[0].function_url : null
+}
+
+output "read_api_function_name" {
+  description = "Name of the read API's function, or null when read_api is disabled."
+  value       = local.read_api_enabled ? aws_lambda_function.read_api[0].function_name : null
+}
+
+output "read_api_caller_policy_json" {
+  description = "IAM policy document (JSON) to attach to the roles that call the read API: lambda:InvokeFunctionUrl (AWS_IAM auth) and lambda:InvokeFunction via the URL, on the read function only; null when read_api is disabled."
+  value       = local.read_api_enabled ? data.aws_iam_policy_document.read_api_caller[0].json : null
+}

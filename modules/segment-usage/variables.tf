@@ -510,3 +510,215 @@ variable "alarms" {
     error_message = "alarms.unmatched_window_seconds must be 300, 900, 3600, 21600 or 86400."
   }
 }
+
+# ---------------------------------------------------------------------------------------------------
+# Segments (issue 12): evaluated on read by the read API and the CLI, never by the handler
+# ---------------------------------------------------------------------------------------------------
+
+variable "segments" {
+  description = <<-EOT
+    Segments over each user's view, evaluated on read (a change needs no backfill), shown by the read
+    API and `segment-usage traits`/`segments`. Map of segment name (^[a-z][a-z0-9_]{0,63}$) to
+    { description, all | any = [conditions] }. A condition is one of: usage, `trait` (or "*" for any)
+    with `at_least`/`at_most` on its count over `in_last_days` (7 or 30; omitted: lifetime) and/or
+    `not_seen_for_days`, `seen_in_last_days`, `first_seen_in_last_days`; identify trait,
+    `identify_trait` with `equals`, `in`, `exists`, `at_least`, `at_most`, `greater_than`,
+    `less_than`; Engage audience, `audience` with `member` (default true); or a nested `all`/`any` of
+    such conditions (one level). Stored in the table (item CONFIG/SEGMENTS): no size limit from
+    Lambda's 4 KB environment.
+  EOT
+  type = map(object({
+    description = optional(string)
+    all = optional(list(object({
+      trait                   = optional(string)
+      in_last_days            = optional(number)
+      at_least                = optional(number)
+      at_most                 = optional(number)
+      not_seen_for_days       = optional(number)
+      seen_in_last_days       = optional(number)
+      first_seen_in_last_days = optional(number)
+      identify_trait          = optional(string)
+      equals                  = optional(string)
+      in                      = optional(list(string))
+      exists                  = optional(bool)
+      greater_than            = optional(number)
+      less_than               = optional(number)
+      audience                = optional(string)
+      member                  = optional(bool)
+      all = optional(list(object({
+        trait                   = optional(string)
+        in_last_days            = optional(number)
+        at_least                = optional(number)
+        at_most                 = optional(number)
+        not_seen_for_days       = optional(number)
+        seen_in_last_days       = optional(number)
+        first_seen_in_last_days = optional(number)
+        identify_trait          = optional(string)
+        equals                  = optional(string)
+        in                      = optional(list(string))
+        exists                  = optional(bool)
+        greater_than            = optional(number)
+        less_than               = optional(number)
+        audience                = optional(string)
+        member                  = optional(bool)
+      })))
+      any = optional(list(object({
+        trait                   = optional(string)
+        in_last_days            = optional(number)
+        at_least                = optional(number)
+        at_most                 = optional(number)
+        not_seen_for_days       = optional(number)
+        seen_in_last_days       = optional(number)
+        first_seen_in_last_days = optional(number)
+        identify_trait          = optional(string)
+        equals                  = optional(string)
+        in                      = optional(list(string))
+        exists                  = optional(bool)
+        greater_than            = optional(number)
+        less_than               = optional(number)
+        audience                = optional(string)
+        member                  = optional(bool)
+      })))
+    })))
+    any = optional(list(object({
+      trait                   = optional(string)
+      in_last_days            = optional(number)
+      at_least                = optional(number)
+      at_most                 = optional(number)
+      not_seen_for_days       = optional(number)
+      seen_in_last_days       = optional(number)
+      first_seen_in_last_days = optional(number)
+      identify_trait          = optional(string)
+      equals                  = optional(string)
+      in                      = optional(list(string))
+      exists                  = optional(bool)
+      greater_than            = optional(number)
+      less_than               = optional(number)
+      audience                = optional(string)
+      member                  = optional(bool)
+      all = optional(list(object({
+        trait                   = optional(string)
+        in_last_days            = optional(number)
+        at_least                = optional(number)
+        at_most                 = optional(number)
+        not_seen_for_days       = optional(number)
+        seen_in_last_days       = optional(number)
+        first_seen_in_last_days = optional(number)
+        identify_trait          = optional(string)
+        equals                  = optional(string)
+        in                      = optional(list(string))
+        exists                  = optional(bool)
+        greater_than            = optional(number)
+        less_than               = optional(number)
+        audience                = optional(string)
+        member                  = optional(bool)
+      })))
+      any = optional(list(object({
+        trait                   = optional(string)
+        in_last_days            = optional(number)
+        at_least                = optional(number)
+        at_most                 = optional(number)
+        not_seen_for_days       = optional(number)
+        seen_in_last_days       = optional(number)
+        first_seen_in_last_days = optional(number)
+        identify_trait          = optional(string)
+        equals                  = optional(string)
+        in                      = optional(list(string))
+        exists                  = optional(bool)
+        greater_than            = optional(number)
+        less_than               = optional(number)
+        audience                = optional(string)
+        member                  = optional(bool)
+      })))
+    })))
+  }))
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = length([for name, s in var.segments : name if !can(regex("^[a-z][a-z0-9_]{0,63}$", name))]) == 0
+    error_message = "segments: ${join(", ", [for name, s in var.segments : name if !can(regex("^[a-z][a-z0-9_]{0,63}$", name))])}: a segment name must match ^[a-z][a-z0-9_]{0,63}$."
+  }
+  validation {
+    condition     = length([for name, s in var.segments : name if !((s.all == null) != (s.any == null) && length(coalesce(s.all, s.any, [])) > 0)]) == 0
+    error_message = "segments: ${join(", ", [for name, s in var.segments : name if !((s.all == null) != (s.any == null) && length(coalesce(s.all, s.any, [])) > 0)])}: set exactly one of all, any, with at least one condition."
+  }
+  validation {
+    condition     = length([for e in flatten([for name, s in var.segments : [for i, c in(s.all != null ? s.all : coalesce(s.any, [])) : concat([{ path = "${name}.${s.all != null ? "all" : "any"}[${i}]", c = c }], [for j, n in(c.all != null ? c.all : coalesce(c.any, [])) : { path = "${name}.${s.all != null ? "all" : "any"}[${i}].${c.all != null ? "all" : "any"}[${j}]", c = n }])]]) : e.path if !(length([for k in [e.c.trait, e.c.identify_trait, e.c.audience, try(e.c.all, null), try(e.c.any, null)] : k if k != null]) == 1)]) == 0
+    error_message = "segments: ${join(", ", [for e in flatten([for name, s in var.segments : [for i, c in(s.all != null ? s.all : coalesce(s.any, [])) : concat([{ path = "${name}.${s.all != null ? "all" : "any"}[${i}]", c = c }], [for j, n in(c.all != null ? c.all : coalesce(c.any, [])) : { path = "${name}.${s.all != null ? "all" : "any"}[${i}].${c.all != null ? "all" : "any"}[${j}]", c = n }])]]) : e.path if !(length([for k in [e.c.trait, e.c.identify_trait, e.c.audience, try(e.c.all, null), try(e.c.any, null)] : k if k != null]) == 1)])}: set exactly one of trait, identify_trait, audience, all, any in each condition."
+  }
+  validation {
+    condition     = length([for e in flatten([for name, s in var.segments : [for i, c in(s.all != null ? s.all : coalesce(s.any, [])) : concat([{ path = "${name}.${s.all != null ? "all" : "any"}[${i}]", c = c }], [for j, n in(c.all != null ? c.all : coalesce(c.any, [])) : { path = "${name}.${s.all != null ? "all" : "any"}[${i}].${c.all != null ? "all" : "any"}[${j}]", c = n }])]]) : e.path if !(try(e.c.all == null ? true : length(e.c.all) > 0, true) && try(e.c.any == null ? true : length(e.c.any) > 0, true))]) == 0
+    error_message = "segments: ${join(", ", [for e in flatten([for name, s in var.segments : [for i, c in(s.all != null ? s.all : coalesce(s.any, [])) : concat([{ path = "${name}.${s.all != null ? "all" : "any"}[${i}]", c = c }], [for j, n in(c.all != null ? c.all : coalesce(c.any, [])) : { path = "${name}.${s.all != null ? "all" : "any"}[${i}].${c.all != null ? "all" : "any"}[${j}]", c = n }])]]) : e.path if !(try(e.c.all == null ? true : length(e.c.all) > 0, true) && try(e.c.any == null ? true : length(e.c.any) > 0, true))])}: a nested all or any must list at least one condition."
+  }
+  validation {
+    condition     = length([for e in flatten([for name, s in var.segments : [for i, c in(s.all != null ? s.all : coalesce(s.any, [])) : concat([{ path = "${name}.${s.all != null ? "all" : "any"}[${i}]", c = c }], [for j, n in(c.all != null ? c.all : coalesce(c.any, [])) : { path = "${name}.${s.all != null ? "all" : "any"}[${i}].${c.all != null ? "all" : "any"}[${j}]", c = n }])]]) : e.path if !(e.c.trait != null || length([for v in [e.c.in_last_days, e.c.not_seen_for_days, e.c.seen_in_last_days, e.c.first_seen_in_last_days] : v if v != null]) == 0)]) == 0
+    error_message = "segments: ${join(", ", [for e in flatten([for name, s in var.segments : [for i, c in(s.all != null ? s.all : coalesce(s.any, [])) : concat([{ path = "${name}.${s.all != null ? "all" : "any"}[${i}]", c = c }], [for j, n in(c.all != null ? c.all : coalesce(c.any, [])) : { path = "${name}.${s.all != null ? "all" : "any"}[${i}].${c.all != null ? "all" : "any"}[${j}]", c = n }])]]) : e.path if !(e.c.trait != null || length([for v in [e.c.in_last_days, e.c.not_seen_for_days, e.c.seen_in_last_days, e.c.first_seen_in_last_days] : v if v != null]) == 0)])}: in_last_days, not_seen_for_days, seen_in_last_days and first_seen_in_last_days go with trait only."
+  }
+  validation {
+    condition     = length([for e in flatten([for name, s in var.segments : [for i, c in(s.all != null ? s.all : coalesce(s.any, [])) : concat([{ path = "${name}.${s.all != null ? "all" : "any"}[${i}]", c = c }], [for j, n in(c.all != null ? c.all : coalesce(c.any, [])) : { path = "${name}.${s.all != null ? "all" : "any"}[${i}].${c.all != null ? "all" : "any"}[${j}]", c = n }])]]) : e.path if !(e.c.identify_trait != null || length([for v in [e.c.equals, e.c.in, e.c.exists, e.c.greater_than, e.c.less_than] : v if v != null]) == 0)]) == 0
+    error_message = "segments: ${join(", ", [for e in flatten([for name, s in var.segments : [for i, c in(s.all != null ? s.all : coalesce(s.any, [])) : concat([{ path = "${name}.${s.all != null ? "all" : "any"}[${i}]", c = c }], [for j, n in(c.all != null ? c.all : coalesce(c.any, [])) : { path = "${name}.${s.all != null ? "all" : "any"}[${i}].${c.all != null ? "all" : "any"}[${j}]", c = n }])]]) : e.path if !(e.c.identify_trait != null || length([for v in [e.c.equals, e.c.in, e.c.exists, e.c.greater_than, e.c.less_than] : v if v != null]) == 0)])}: equals, in, exists, greater_than and less_than go with identify_trait only."
+  }
+  validation {
+    condition     = length([for e in flatten([for name, s in var.segments : [for i, c in(s.all != null ? s.all : coalesce(s.any, [])) : concat([{ path = "${name}.${s.all != null ? "all" : "any"}[${i}]", c = c }], [for j, n in(c.all != null ? c.all : coalesce(c.any, [])) : { path = "${name}.${s.all != null ? "all" : "any"}[${i}].${c.all != null ? "all" : "any"}[${j}]", c = n }])]]) : e.path if !(e.c.trait != null || e.c.identify_trait != null || (e.c.at_least == null && e.c.at_most == null))]) == 0
+    error_message = "segments: ${join(", ", [for e in flatten([for name, s in var.segments : [for i, c in(s.all != null ? s.all : coalesce(s.any, [])) : concat([{ path = "${name}.${s.all != null ? "all" : "any"}[${i}]", c = c }], [for j, n in(c.all != null ? c.all : coalesce(c.any, [])) : { path = "${name}.${s.all != null ? "all" : "any"}[${i}].${c.all != null ? "all" : "any"}[${j}]", c = n }])]]) : e.path if !(e.c.trait != null || e.c.identify_trait != null || (e.c.at_least == null && e.c.at_most == null))])}: at_least and at_most go with trait (a count) or identify_trait (a number) only."
+  }
+  validation {
+    condition     = length([for e in flatten([for name, s in var.segments : [for i, c in(s.all != null ? s.all : coalesce(s.any, [])) : concat([{ path = "${name}.${s.all != null ? "all" : "any"}[${i}]", c = c }], [for j, n in(c.all != null ? c.all : coalesce(c.any, [])) : { path = "${name}.${s.all != null ? "all" : "any"}[${i}].${c.all != null ? "all" : "any"}[${j}]", c = n }])]]) : e.path if !(e.c.audience != null || e.c.member == null)]) == 0
+    error_message = "segments: ${join(", ", [for e in flatten([for name, s in var.segments : [for i, c in(s.all != null ? s.all : coalesce(s.any, [])) : concat([{ path = "${name}.${s.all != null ? "all" : "any"}[${i}]", c = c }], [for j, n in(c.all != null ? c.all : coalesce(c.any, [])) : { path = "${name}.${s.all != null ? "all" : "any"}[${i}].${c.all != null ? "all" : "any"}[${j}]", c = n }])]]) : e.path if !(e.c.audience != null || e.c.member == null)])}: member goes with audience only."
+  }
+  validation {
+    condition     = length([for e in flatten([for name, s in var.segments : [for i, c in(s.all != null ? s.all : coalesce(s.any, [])) : concat([{ path = "${name}.${s.all != null ? "all" : "any"}[${i}]", c = c }], [for j, n in(c.all != null ? c.all : coalesce(c.any, [])) : { path = "${name}.${s.all != null ? "all" : "any"}[${i}].${c.all != null ? "all" : "any"}[${j}]", c = n }])]]) : e.path if !(e.c.in_last_days == null ? true : contains([7, 30], e.c.in_last_days))]) == 0
+    error_message = "segments: ${join(", ", [for e in flatten([for name, s in var.segments : [for i, c in(s.all != null ? s.all : coalesce(s.any, [])) : concat([{ path = "${name}.${s.all != null ? "all" : "any"}[${i}]", c = c }], [for j, n in(c.all != null ? c.all : coalesce(c.any, [])) : { path = "${name}.${s.all != null ? "all" : "any"}[${i}].${c.all != null ? "all" : "any"}[${j}]", c = n }])]]) : e.path if !(e.c.in_last_days == null ? true : contains([7, 30], e.c.in_last_days))])}: in_last_days must be 7 or 30 (or omitted for the lifetime count): the stored view counts only the last 7 and 30 days."
+  }
+  validation {
+    condition     = length([for e in flatten([for name, s in var.segments : [for i, c in(s.all != null ? s.all : coalesce(s.any, [])) : concat([{ path = "${name}.${s.all != null ? "all" : "any"}[${i}]", c = c }], [for j, n in(c.all != null ? c.all : coalesce(c.any, [])) : { path = "${name}.${s.all != null ? "all" : "any"}[${i}].${c.all != null ? "all" : "any"}[${j}]", c = n }])]]) : e.path if !(e.c.trait == null ? true : (e.c.in_last_days == null || e.c.at_least != null || e.c.at_most != null) && length([for v in [e.c.at_least, e.c.at_most, e.c.not_seen_for_days, e.c.seen_in_last_days, e.c.first_seen_in_last_days] : v if v != null]) > 0)]) == 0
+    error_message = "segments: ${join(", ", [for e in flatten([for name, s in var.segments : [for i, c in(s.all != null ? s.all : coalesce(s.any, [])) : concat([{ path = "${name}.${s.all != null ? "all" : "any"}[${i}]", c = c }], [for j, n in(c.all != null ? c.all : coalesce(c.any, [])) : { path = "${name}.${s.all != null ? "all" : "any"}[${i}].${c.all != null ? "all" : "any"}[${j}]", c = n }])]]) : e.path if !(e.c.trait == null ? true : (e.c.in_last_days == null || e.c.at_least != null || e.c.at_most != null) && length([for v in [e.c.at_least, e.c.at_most, e.c.not_seen_for_days, e.c.seen_in_last_days, e.c.first_seen_in_last_days] : v if v != null]) > 0)])}: a trait condition needs at_least or at_most (which in_last_days applies to), or not_seen_for_days, seen_in_last_days or first_seen_in_last_days."
+  }
+  validation {
+    condition     = length([for e in flatten([for name, s in var.segments : [for i, c in(s.all != null ? s.all : coalesce(s.any, [])) : concat([{ path = "${name}.${s.all != null ? "all" : "any"}[${i}]", c = c }], [for j, n in(c.all != null ? c.all : coalesce(c.any, [])) : { path = "${name}.${s.all != null ? "all" : "any"}[${i}].${c.all != null ? "all" : "any"}[${j}]", c = n }])]]) : e.path if !(e.c.trait == null ? true : alltrue([for v in [e.c.at_least, e.c.at_most] : v == null ? true : v >= 0 && floor(v) == v]))]) == 0
+    error_message = "segments: ${join(", ", [for e in flatten([for name, s in var.segments : [for i, c in(s.all != null ? s.all : coalesce(s.any, [])) : concat([{ path = "${name}.${s.all != null ? "all" : "any"}[${i}]", c = c }], [for j, n in(c.all != null ? c.all : coalesce(c.any, [])) : { path = "${name}.${s.all != null ? "all" : "any"}[${i}].${c.all != null ? "all" : "any"}[${j}]", c = n }])]]) : e.path if !(e.c.trait == null ? true : alltrue([for v in [e.c.at_least, e.c.at_most] : v == null ? true : v >= 0 && floor(v) == v]))])}: at_least and at_most on a trait are counts: whole numbers >= 0."
+  }
+  validation {
+    condition     = length([for e in flatten([for name, s in var.segments : [for i, c in(s.all != null ? s.all : coalesce(s.any, [])) : concat([{ path = "${name}.${s.all != null ? "all" : "any"}[${i}]", c = c }], [for j, n in(c.all != null ? c.all : coalesce(c.any, [])) : { path = "${name}.${s.all != null ? "all" : "any"}[${i}].${c.all != null ? "all" : "any"}[${j}]", c = n }])]]) : e.path if !(alltrue([for v in [e.c.not_seen_for_days, e.c.seen_in_last_days, e.c.first_seen_in_last_days] : v == null ? true : v >= 1 && v <= 36500 && floor(v) == v]))]) == 0
+    error_message = "segments: ${join(", ", [for e in flatten([for name, s in var.segments : [for i, c in(s.all != null ? s.all : coalesce(s.any, [])) : concat([{ path = "${name}.${s.all != null ? "all" : "any"}[${i}]", c = c }], [for j, n in(c.all != null ? c.all : coalesce(c.any, [])) : { path = "${name}.${s.all != null ? "all" : "any"}[${i}].${c.all != null ? "all" : "any"}[${j}]", c = n }])]]) : e.path if !(alltrue([for v in [e.c.not_seen_for_days, e.c.seen_in_last_days, e.c.first_seen_in_last_days] : v == null ? true : v >= 1 && v <= 36500 && floor(v) == v]))])}: not_seen_for_days, seen_in_last_days and first_seen_in_last_days must be whole days 1-36500."
+  }
+  validation {
+    condition     = length([for e in flatten([for name, s in var.segments : [for i, c in(s.all != null ? s.all : coalesce(s.any, [])) : concat([{ path = "${name}.${s.all != null ? "all" : "any"}[${i}]", c = c }], [for j, n in(c.all != null ? c.all : coalesce(c.any, [])) : { path = "${name}.${s.all != null ? "all" : "any"}[${i}].${c.all != null ? "all" : "any"}[${j}]", c = n }])]]) : e.path if !(e.c.identify_trait == null ? true : length([for v in [e.c.equals, e.c.in, e.c.exists, e.c.at_least, e.c.at_most, e.c.greater_than, e.c.less_than] : v if v != null]) > 0)]) == 0
+    error_message = "segments: ${join(", ", [for e in flatten([for name, s in var.segments : [for i, c in(s.all != null ? s.all : coalesce(s.any, [])) : concat([{ path = "${name}.${s.all != null ? "all" : "any"}[${i}]", c = c }], [for j, n in(c.all != null ? c.all : coalesce(c.any, [])) : { path = "${name}.${s.all != null ? "all" : "any"}[${i}].${c.all != null ? "all" : "any"}[${j}]", c = n }])]]) : e.path if !(e.c.identify_trait == null ? true : length([for v in [e.c.equals, e.c.in, e.c.exists, e.c.at_least, e.c.at_most, e.c.greater_than, e.c.less_than] : v if v != null]) > 0)])}: an identify_trait condition needs equals, in, exists, at_least, at_most, greater_than or less_than."
+  }
+  validation {
+    condition     = length([for e in flatten([for name, s in var.segments : [for i, c in(s.all != null ? s.all : coalesce(s.any, [])) : concat([{ path = "${name}.${s.all != null ? "all" : "any"}[${i}]", c = c }], [for j, n in(c.all != null ? c.all : coalesce(c.any, [])) : { path = "${name}.${s.all != null ? "all" : "any"}[${i}].${c.all != null ? "all" : "any"}[${j}]", c = n }])]]) : e.path if !(e.c.in == null ? true : length(e.c.in) > 0)]) == 0
+    error_message = "segments: ${join(", ", [for e in flatten([for name, s in var.segments : [for i, c in(s.all != null ? s.all : coalesce(s.any, [])) : concat([{ path = "${name}.${s.all != null ? "all" : "any"}[${i}]", c = c }], [for j, n in(c.all != null ? c.all : coalesce(c.any, [])) : { path = "${name}.${s.all != null ? "all" : "any"}[${i}].${c.all != null ? "all" : "any"}[${j}]", c = n }])]]) : e.path if !(e.c.in == null ? true : length(e.c.in) > 0)])}: in must list at least one value."
+  }
+  validation {
+    condition     = length([for e in flatten([for name, s in var.segments : [for i, c in(s.all != null ? s.all : coalesce(s.any, [])) : concat([{ path = "${name}.${s.all != null ? "all" : "any"}[${i}]", c = c }], [for j, n in(c.all != null ? c.all : coalesce(c.any, [])) : { path = "${name}.${s.all != null ? "all" : "any"}[${i}].${c.all != null ? "all" : "any"}[${j}]", c = n }])]]) : e.path if !(alltrue([for v in [e.c.trait, e.c.identify_trait, e.c.audience] : v == null ? true : length(v) >= 1 && length(v) <= 200]))]) == 0
+    error_message = "segments: ${join(", ", [for e in flatten([for name, s in var.segments : [for i, c in(s.all != null ? s.all : coalesce(s.any, [])) : concat([{ path = "${name}.${s.all != null ? "all" : "any"}[${i}]", c = c }], [for j, n in(c.all != null ? c.all : coalesce(c.any, [])) : { path = "${name}.${s.all != null ? "all" : "any"}[${i}].${c.all != null ? "all" : "any"}[${j}]", c = n }])]]) : e.path if !(alltrue([for v in [e.c.trait, e.c.identify_trait, e.c.audience] : v == null ? true : length(v) >= 1 && length(v) <= 200]))])}: trait, identify_trait and audience names must be 1-200 characters."
+  }
+}
+
+variable "read_api" {
+  description = "The optional read API: a Lambda function URL with AWS_IAM (SigV4) auth serving GET /v1/users/{userId} ({traits, usage, segments}) and ?segment=NAME (yes/no), from its own function whose role may only GetItem/Query/BatchGetItem the table. `memory_size` (MB) and `timeout` (seconds, 1-30) of that function; `cors_allow_origins` for browser callers (empty: no CORS)."
+  type = object({
+    enabled            = optional(bool, false)
+    memory_size        = optional(number, 256)
+    timeout            = optional(number, 10)
+    cors_allow_origins = optional(list(string), [])
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = var.read_api.memory_size >= 128 && var.read_api.memory_size <= 10240 && floor(var.read_api.memory_size) == var.read_api.memory_size
+    error_message = "read_api.memory_size must be a whole number of MB, 128-10240."
+  }
+  validation {
+    condition     = var.read_api.timeout >= 1 && var.read_api.timeout <= 30 && floor(var.read_api.timeout) == var.read_api.timeout
+    error_message = "read_api.timeout must be 1-30 whole seconds: an app is waiting on the answer."
+  }
+  validation {
+    condition     = alltrue([for o in var.read_api.cors_allow_origins : o == "*" || can(regex("^https?://[^/*]+$", o))])
+    error_message = "read_api.cors_allow_origins must be origins such as https://app.example.com (scheme and host, no path) or \"*\"."
+  }
+}
+
