@@ -34,6 +34,7 @@ for _path in (str(ROOT / "tests"), str(BENCH)):
 
 import cold_init  # noqa: E402
 import cpu_cost  # noqa: E402
+import read_cost  # noqa: E402
 import workload  # noqa: E402
 import write_cost  # noqa: E402
 import zip_check  # noqa: E402
@@ -232,6 +233,7 @@ def goals(results: dict[str, Any]) -> list[dict[str, Any]]:
         )
     else:
         add("artifacts built", False, package["error"])
+    out += read_cost.goals(results.get("read_cost", {}))
     return out
 
 
@@ -370,6 +372,7 @@ def render(results: dict[str, Any]) -> str:
                 f"identical: {_yes(artifact['identical'])}"
             )
         add(f"  committed artifacts match the source: {_yes(package['matches_committed'])}")
+    lines += read_cost.render(results.get("read_cost", {}))
     add("")
     add("Goals")
     for goal in results["goals"]:
@@ -408,6 +411,7 @@ def main(argv: list[str] | None = None) -> int:
         package = zip_future.result()
     cpu = guarded("cpu", cpu_cost.measure, work.messages, cfg["cpu_repeats"])
     init = guarded("cold init", cold, cfg)
+    reads = guarded("read cost", read_cost.measure, args.quick)  # issue 12: bench/read_cost.py
 
     results: dict[str, Any] = {
         "quick": args.quick,
@@ -423,6 +427,7 @@ def main(argv: list[str] | None = None) -> int:
         "write_cost": costs,
         "cpu": cpu,
         "cold_init": init,
+        "read_cost": reads,
         "zip": package,
         "out": str(args.out),
     }

@@ -54,6 +54,11 @@ FIELDS = {
     "any": {"any"},
 }
 _SYMBOL = {"at_least": ">=", "at_most": "<=", "greater_than": ">", "less_than": "<"}
+_RECENCY = {
+    "not_seen_for_days": "not seen for {} days",
+    "seen_in_last_days": "seen in the last {} days",
+    "first_seen_in_last_days": "first seen in the last {} days",
+}
 
 
 class SegmentDefinitionError(ValueError):
@@ -85,7 +90,7 @@ class Condition:
         parts = []
         for op, value in self.ops:
             if op in RECENCY_OPS:
-                parts.append(f"{op.replace('_', ' ')} {value}")
+                parts.append(_RECENCY[op].format(value))
             elif self.kind == "trait":
                 span = f"in last {self.window} days" if self.window else "lifetime"
                 parts.append(f"count {span} {_SYMBOL[op]} {value}")
