@@ -100,6 +100,8 @@ class Bucket:
         return size
 
     def copy(self) -> Bucket:
+        # The count lists are never changed in place (add/remove replace them), so a shallow
+        # copy of the map is enough: cheaper on the hot path than copying every list.
         return Bucket(
             self.pk,
             self.day,
@@ -107,45 +109,59 @@ class Bucket:
             self.index,
             self.version,
             set(self.hashes),
-            {k: list(v) for k, v in self.usage.items()},
+            dict(self.usage),
             self.closed,
         )
 
     def is_full(self) -> bool:
-        """No more messages go in: the chain continues in the next bucket (if there is one)."""
-        return self.closed or self.size() > OPEN_LIMIT
+        """No more messages go in: the chain continues in the next bucket (if there is one).
+
+        Decided by the exact ``size()``; a cheap upper bound first spares most buckets that work
+        (hot path). The bound: a version or number here has at most 21 digits (12 bytes); counts
+        and ms timestamps (datetime's range) at most 15 (9 bytes), so a trait entry is at most
+        its name + 34 bytes.
+        """
+        if self.closed:
+            return True
+        bound = 5 + len(self.pk.encode("utf-8")) + len(self.sk) + 12 + 2 + 1 + 4
+        bound += sum(map(len, self.hashes)) + sum(map(len, map(str.encode, self.usage)))
+        bound += 34 * len(self.usage)
+        return bound > OPEN_LIMIT and self.size() > OPEN_LIMIT
 
     def add(self, message: Message) -> None:
         self.hashes.add(message.hash)
-        if message.usage_trait:
-            counts = self.usage.get(message.usage_trait)
-            if counts is None:
-                self.usage[message.usage_trait] = [1, message.ts_ms, message.ts_ms]
-            else:
-                counts[0] += 1
-                counts[1] = min(counts[1], message.ts_ms)
-                counts[2] = max(counts[2], message.ts_ms)
+        trait = message.usage_trait
+        if trait:
+            ts = message.ts_ms
+            counts = self.usage.get(trait)
+            self.usage[trait] = (
+                [1, ts, ts]
+                if counts is None
+                else [counts[0] + 1, min(counts[1], ts), max(counts[2], ts)]
+            )
 
     def remove(self, message: Message) -> None:
         """Undo ``add`` (compensation). first/last stay as they were; a retry restores them."""
         if message.hash not in self.hashes:
             return
         self.hashes.discard(message.hash)
-        counts = self.usage.get(message.usage_trait or "")
+        trait = message.usage_trait or ""
+        counts = self.usage.get(trait)
         if counts is not None:
-            counts[0] -= 1
-            if counts[0] <= 0:
-                del self.usage[message.usage_trait or ""]
+            if counts[0] <= 1:
+                del self.usage[trait]
+            else:
+                self.usage[trait] = [counts[0] - 1, counts[1], counts[2]]
 
 
-@dataclass
+@dataclass(slots=True)
 class BucketWrite:
     before: Bucket | None  # None: a new bucket
     after: Bucket
     messages: list[Message] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(slots=True)
 class DayPlan:
     writes: list[BucketWrite]
     duplicates: list[Message]
@@ -157,11 +173,12 @@ class DayPlan:
 
 def plan_day(pk: str, day: str, existing: Iterable[Bucket], messages: Iterable[Message]) -> DayPlan:
     """Decide which messages are new and the bucket writes that record them (one per bucket)."""
-    buckets = list(existing)
-    seen: set[bytes] = set().union(*(b.hashes for b in buckets)) if buckets else set()
+    seen: set[bytes] = set()
     current: dict[int, Bucket] = {}  # shard -> highest bucket of its chain
-    for bucket in buckets:
-        if bucket.shard not in current or bucket.index > current[bucket.shard].index:
+    for bucket in existing:
+        seen.update(bucket.hashes)
+        highest = current.get(bucket.shard)
+        if highest is None or bucket.index > highest.index:
             current[bucket.shard] = bucket
     writes: dict[tuple[int, int], BucketWrite] = {}
     duplicates: list[Message] = []
@@ -180,7 +197,7 @@ def plan_day(pk: str, day: str, existing: Iterable[Bucket], messages: Iterable[M
             bucket = Bucket(pk=pk, day=day, shard=shard, index=index)
             writes[(shard, index)] = BucketWrite(before=None, after=bucket)
         elif (shard, bucket.index) not in writes:
-            writes[(shard, bucket.index)] = BucketWrite(before=bucket, after=bucket.copy())
+            writes[(shard, bucket.index)] = BucketWrite(bucket, bucket.copy())
             bucket = writes[(shard, bucket.index)].after
         current[shard] = bucket
         bucket.add(message)

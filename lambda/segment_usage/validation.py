@@ -145,10 +145,15 @@ def too_deep(value: Any, path: tuple[Any, ...] = (), depth: int = 1) -> str | No
     return None
 
 
+# Built once: json.dumps with arguments builds an encoder per call. No cycle check: the message
+# came out of json.loads, which cannot make one.
+_STRICT_COMPACT = json.JSONEncoder(separators=(",", ":"), allow_nan=False, check_circular=False)
+
+
 def _shape_errors(message: dict[str, Any]) -> tuple[list[str], str | None]:
     """(errors, compact ASCII JSON text): NaN/Infinity and nesting, before the schemas run."""
     try:
-        text = json.dumps(message, separators=(",", ":"), allow_nan=False)
+        text = _STRICT_COMPACT.encode(message)
     except ValueError:
         return [
             f"{path}: NaN and Infinity are not JSON numbers (rejected, never stored altered)"
@@ -191,6 +196,9 @@ def validate_message(message: Any) -> list[str]:
     call_type = message.get("type")
     if call_type in validators and call_type != "common":
         errors += iter_errors(validators[call_type], message)
-    if not any(isinstance(message.get(f), str) for f in TIMESTAMP_FIELDS):
+    if not (
+        isinstance(message.get("timestamp"), str)
+        or any(isinstance(message.get(f), str) for f in TIMESTAMP_FIELDS)
+    ):
         errors.append("timestamp: is required (or one of originalTimestamp, receivedAt, sentAt)")
     return _first_errors(errors, message) if errors else errors
