@@ -57,8 +57,8 @@ lock: $(VENV)/.installed ## Re-pin lambda/requirements.lock (with hashes) from p
 test: venv lint ## Everything: unit, property, Terraform apply against moto, checkov, end to end
 	CHECKOV_BIN=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
-demo: $(VENV)/.installed ## The whole product on a local AWS emulator, no account needed
-	$(PY) examples/local/demo.py
+demo: $(VENV)/.installed ## The whole product on a local AWS emulator, no account needed (KEEP=1: leave it running)
+	$(PY) examples/local/demo.py $(if $(KEEP),--keep)
 
 bench: $(VENV)/.installed ## Cost, CPU, cold start and package size against baselines
 	$(PY) bench/run.py

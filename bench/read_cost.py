@@ -288,13 +288,22 @@ def goals(result: dict[str, Any]) -> list[dict[str, Any]]:
     worst = max(result["rows"], key=lambda r: r["handler_cpu_ms"])
     out.append(
         {
-            "goal": f"read handler <= {GOAL_CPU_MS:g} ms CPU per read with ten segments",
+            "goal": f"read handler <= {GOAL_CPU_MS:g} ms CPU per read with ten segments, at every "
+            "history length (grows with history until the rollup)",
             "pass": all(r["handler_cpu_ms"] <= GOAL_CPU_MS for r in result["rows"]),
             "figure": ", ".join(
                 f"{r['days']}d@{r['messages_per_day']}/d {r['handler_cpu_ms']:.2f} ms"
                 for r in result["rows"]
             )
             + f" (worst {worst['handler_cpu_ms']:.2f} ms)",
+        }
+    )
+    slowest = max(r["segments_us"] for r in result["rows"])
+    out.append(
+        {
+            "goal": f"ten segments evaluated in <= {GOAL_CPU_MS:g} ms CPU per user",
+            "pass": slowest <= GOAL_CPU_MS * 1000,
+            "figure": f"{slowest:.0f} us at most",
         }
     )
     out.append(

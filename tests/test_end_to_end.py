@@ -117,3 +117,34 @@ def test_catalog_and_selective_routing(result) -> None:
         ("track", "Audience Entered"): 2,
     }
     assert result.extra_target_messages == 8  # every track event, re-deliveries included
+
+
+@pytest.mark.parametrize("path", demo.PATHS)
+def test_segments_and_read_api_by_path(result, path) -> None:
+    targeting = result.targeting
+    member = {
+        user: {s["segment"]: s["member"] for s in segments}
+        for user, segments in targeting.explained.items()
+    }
+    assert member[f"{path}-ada"] == {
+        "engaged": True,
+        "power_exporters": True,
+        "quiet_free_users": False,
+    }
+    assert member[f"{path}-lin"] == {
+        "engaged": False,
+        "power_exporters": False,
+        "quiet_free_users": True,
+    }
+    status, body = targeting.api[f"GET /v1/users/{path}-ada"]
+    assert status == 200
+    assert body["segments"] == member[f"{path}-ada"]
+    assert body["traits"]["plan"] == "pro"
+    assert body["usage"]["report_exported"]["last_30_days"] == 2
+    assert targeting.api[f"GET /v1/users/{path}-lin?segment=power_exporters"] == (
+        200,
+        {"user_id": f"{path}-lin", "segment": "power_exporters", "member": False},
+    )
+    assert targeting.api["GET /v1/users/nobody"][0] == 404
+    assert targeting.api["GET (no requestContext.authorizer.iam)"][0] == 403
+    assert set(targeting.read_env) == {"SEGMENT_USAGE_TABLE", "SEGMENT_USAGE_SEGMENTS_SHA256"}

@@ -19,9 +19,9 @@ def test_quick_read_cost() -> None:
     short, month = rows[(1, 5)], rows[(30, 5)]
     assert all(r["exact"] for r in rows.values())
     assert short["messages"] == 6 and month["messages"] == 151
-    # One Query page either way; the month reads many more bucket bytes (the rollup's target).
-    assert short["requests"] == month["requests"] == 1
-    assert month["bytes"] > 10 * short["bytes"] > 0
+    # As many requests either way (one Query page today); more bytes for the month.
+    assert short["requests"] == month["requests"] >= 1
+    assert month["bytes"] > short["bytes"] > 0
     assert month["rcu"] >= short["rcu"] >= 0.5
     for row in rows.values():
         assert 0 < row["handler_cpu_ms"] < 100 and 0 < row["segments_us"] < 10_000

@@ -9,11 +9,16 @@
    events on the bus, draining what the rules delivered to SQS into the handler the way the event
    source mapping (buffer queue) and the Lambda target (mirror queue) would;
 4. prints usage and identify traits, the event catalog, the rejection and the duplicates ignored;
-5. destroys everything and stops the emulator, also when interrupted.
+5. shows each demo user's segment membership, condition by condition, and the read API's answers
+   (targeting.py: the read function in-process, with its own environment);
+6. destroys everything and stops the emulator, also when interrupted; with ``--keep``
+   (``make demo KEEP=1``) it first leaves both running, prints commands to explore them (the CLI, a
+   SigV4-signed request) and waits for Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import io
 import json
@@ -31,6 +36,7 @@ REPO = HERE.parents[1]
 sys.path[:0] = [str(REPO / "tests"), str(HERE)]
 
 import session as demo_session  # noqa: E402
+import targeting  # noqa: E402
 
 from segment_usage.config import Settings  # noqa: E402
 from segment_usage.handler import Runtime  # noqa: E402
@@ -63,6 +69,7 @@ class DemoResult:
     catalog: list[dict[str, Any]]
     rejected: list[dict[str, Any]]
     extra_target_messages: int
+    targeting: targeting.TargetingResult | None = None
 
 
 class Progress:
@@ -203,7 +210,9 @@ def print_results(result: DemoResult, out: TextIO) -> None:
     w(f"\nselective routing: the extra SQS target on the track rule received {routed} events\n")
 
 
-def run_demo(out: TextIO = sys.stdout, now: datetime | None = None) -> DemoResult:
+def run_demo(
+    out: TextIO = sys.stdout, now: datetime | None = None, keep: bool = False
+) -> DemoResult:
     now = now or datetime.now(UTC)
     progress = Progress(out)
     # Nothing to build: the module deploys the artifacts it ships (modules/segment-usage/artifacts).
@@ -222,7 +231,10 @@ def run_demo(out: TextIO = sys.stdout, now: datetime | None = None) -> DemoResul
             try:
                 ws.apply(variables)
                 outputs = ws.outputs()
-                return _exercise(url, outputs, now, progress, out)
+                result = _exercise(url, outputs, now, progress, out)
+                if keep:
+                    _keep_running(url, outputs, result, out)
+                return result
             finally:
                 progress.step("terraform destroy")
                 ws.destroy(variables)
@@ -269,8 +281,31 @@ def _exercise(
             rejected=reader.rejected(),
             extra_target_messages=extra,
         )
+        progress.step("targeting: segments and the read API, for every demo user")
+        users = [*direct.users, *bridged.users]
+        result.targeting = targeting.exercise(url, outputs, now, users, runtime.store.client)
     print_results(result, out)
+    targeting.print_targeting(result.targeting, out)
     return result
+
+
+def _keep_running(url: str, outputs: dict[str, Any], result: DemoResult, out: TextIO) -> None:
+    """``make demo KEEP=1``: serve until Ctrl-C or SIGTERM; the caller then destroys everything."""
+    import os
+
+    client = boto3_client("dynamodb", url, outputs["region"])
+    api = targeting.ReadApi(result.targeting.read_env, client)
+    stand_in = targeting.FunctionUrlStandIn(api, "123456789012")
+    user = next(iter(result.targeting.explained))
+    out.write(targeting.explore_commands(url, outputs, stand_in.url, user, os.getpid()))
+    out.flush()
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        out.write("\ntearing down\n")
+    finally:
+        stand_in.close()
 
 
 @contextlib.contextmanager
@@ -295,9 +330,16 @@ def main() -> int:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     # A terminating signal unwinds like Ctrl-C, so the finally blocks destroy and stop the emulator.
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="leave the emulator and the stack running, print commands, wait for Ctrl-C",
+    )
+    args = parser.parse_args()
     started = time.monotonic()
     try:
-        run_demo()
+        run_demo(keep=args.keep)
     except KeyboardInterrupt:
         print("interrupted: resources destroyed and emulator stopped", file=sys.stderr)
         return 130

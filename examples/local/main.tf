@@ -53,6 +53,32 @@ module "segment_usage" {
   dynamodb = {
     deletion_protection = false
   }
+
+  # Targeting (issue 12): segments evaluated on read, and the read API behind an AWS_IAM function URL.
+  segments = {
+    power_exporters = {
+      description = "exported a report at least twice in the last 30 days, on the pro plan"
+      all = [
+        { trait = "report_exported", in_last_days = 30, at_least = 2 },
+        { identify_trait = "plan", equals = "pro" },
+      ]
+    }
+    engaged = {
+      description = "in the Engage audience power_users, or active this week on a paid plan"
+      any = [
+        { audience = "power_users" },
+        { all = [{ trait = "*", seen_in_last_days = 7 }, { identify_trait = "plan", in = ["pro", "team"] }] },
+      ]
+    }
+    quiet_free_users = {
+      description = "on the free plan and no report exported for 2 days"
+      all = [
+        { identify_trait = "plan", equals = "free" },
+        { trait = "report_exported", not_seen_for_days = 2 },
+      ]
+    }
+  }
+  read_api = { enabled = true }
 }
 
 data "aws_caller_identity" "current" {}

@@ -92,3 +92,18 @@ output "direct_rule_mirror_queue_url" {
   description = "Queue receiving a copy of what the direct rule sends its Lambda target (the demo drains it)."
   value       = aws_sqs_queue.direct_rule_mirror.id
 }
+
+output "read_api_url" {
+  description = "The read API's function URL (AWS_IAM auth)."
+  value       = module.segment_usage.read_api_url
+}
+
+output "read_api_function_name" {
+  description = "The read API's function (the demo runs it in-process with its environment)."
+  value       = module.segment_usage.read_api_function_name
+}
+
+output "read_api_caller_policy_json" {
+  description = "The policy a caller attaches to use the read API."
+  value       = module.segment_usage.read_api_caller_policy_json
+}
