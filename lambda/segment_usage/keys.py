@@ -29,12 +29,25 @@ def day_prefix(day: str) -> str:
     return f"D#{day}#"
 
 
+def day_end_sk(day: str) -> str:
+    """A sort key after every bucket of ``day`` and before the next day's ("$" sorts after "#")."""
+    return f"D#{day}$"
+
+
+ROLLUP_SK = "ROLLUP"  # per-user totals of folded days (rollup.py); sorts after every D# bucket
+
+
 DAY_SHARDS = 4  # independent bucket chains per user-day, so concurrent writers rarely collide
 
 
 def bucket_sk(day: str, shard: int, index: int) -> str:
     """A user-day has DAY_SHARDS chains; a chain's buckets are numbered as each fills to ~1 KB."""
     return f"D#{day}#{shard}#{index:04d}"
+
+
+def is_first_bucket(sk: str) -> bool:
+    """Whether a bucket key is the first (index 0) of its chain: ``bucket_sk(day, shard, 0)``."""
+    return sk.endswith("#0000")
 
 
 def chain_prefix(day: str, shard: int) -> str:

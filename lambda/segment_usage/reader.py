@@ -17,11 +17,13 @@ from .keys import (
     CATALOG_SHARDS,
     PROFILE_SK,
     REJECTED_PK,
+    ROLLUP_SK,
     VIOLATION_PK,
     catalog_pk,
     user_pk,
 )
 from .ledger import Bucket
+from .rollup import Rollup, buckets_after
 from .segments import Segment, membership
 
 WINDOWS = (7, 30)
@@ -87,11 +89,29 @@ class Reader:
         self.table = table
         self.segments = segments or {}  # definitions the view's membership is evaluated against
 
-    def _query(self, pk: str) -> Iterator[dict[str, Any]]:
+    def _partition(self, pk: str) -> tuple[Rollup, Iterator[dict[str, Any]]]:
+        """A user partition in two requests, whatever its history: the rollup of its folded days
+        (GetItem), then what sorts after them (Query): the recent day buckets, groups, the profile.
+
+        Both eventually consistent: a compaction between the two only means the rollup read is
+        older than the buckets, which still adds up (folded buckets are never deleted).
+        """
+        key = {"pk": {"S": pk}, "sk": {"S": ROLLUP_SK}}
+        rollup = Rollup.from_item(
+            pk, self.client.get_item(TableName=self.table, Key=key).get("Item")
+        )
+        # "R" sorts after "PROFILE" and before "ROLLUP": everything the view reads but the rollup.
+        condition = "pk = :pk AND sk BETWEEN :after AND :last"
+        values = {":pk": {"S": pk}, ":after": {"S": buckets_after(rollup)}, ":last": {"S": "R"}}
+        return rollup, self._query(pk, condition, values)
+
+    def _query(
+        self, pk: str, condition: str = "pk = :pk", values: dict[str, Any] | None = None
+    ) -> Iterator[dict[str, Any]]:
         kwargs: dict[str, Any] = {
             "TableName": self.table,
-            "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": {"S": pk}},
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": values or {":pk": {"S": pk}},
         }
         while True:
             response = self.client.query(**kwargs)
@@ -116,7 +136,9 @@ class Reader:
             visited.add(subject)
             if subject != user_id:
                 view.linked_ids.append(subject)
-            for item in self._query(user_pk(subject)):
+            rollup, items = self._partition(user_pk(subject))
+            self._add_rollup(view, rollup)
+            for item in items:
                 sk = item["sk"]["S"]
                 if sk.startswith("D#"):
                     self._add_bucket(view, Bucket.from_item(item), window_start)
@@ -136,18 +158,30 @@ class Reader:
         return view
 
     @staticmethod
+    def _add_rollup(view: UserView, rollup: Rollup) -> None:
+        """Folded days: lifetime counts and first/last seen (never in a 7- or 30-day window)."""
+        view.messages_recorded += rollup.messages
+        Reader._add_usage(view, rollup.usage)
+
+    @staticmethod
     def _add_bucket(view: UserView, bucket: Bucket, window_start: dict[int, str]) -> None:
         view.messages_recorded += len(bucket.hashes)
-        for name, (count, first, last) in bucket.usage.items():
+        windows = [days for days, start in window_start.items() if bucket.day >= start]
+        Reader._add_usage(view, bucket.usage, windows)
+
+    @staticmethod
+    def _add_usage(
+        view: UserView, usage: dict[str, list[int]], windows: list[int] | None = None
+    ) -> None:
+        for name, (count, first, last) in usage.items():
             trait = view.usage.get(name)
             if trait is None:
                 trait = view.usage[name] = UsageTrait(0, first, last)
             trait.count += count
             trait.first_seen_ms = min(trait.first_seen_ms, first)
             trait.last_seen_ms = max(trait.last_seen_ms, last)
-            for days, start in window_start.items():
-                if bucket.day >= start:
-                    trait.windows[days] += count
+            for days in windows or ():
+                trait.windows[days] += count
 
     @staticmethod
     def _merge_traits(view: UserView, item: dict[str, Any]) -> None:

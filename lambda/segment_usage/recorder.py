@@ -22,14 +22,26 @@ import logging
 import random
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from . import profiles
 from .errors import AWS_ERRORS, error_text, is_permanent, permanent_reason
-from .keys import bucket_sk, catalog_pk, catalog_shard, catalog_sk, day_shard, user_pk
+from .keys import (
+    bucket_sk,
+    catalog_pk,
+    catalog_shard,
+    catalog_sk,
+    day_shard,
+    is_first_bucket,
+    user_pk,
+)
+from .late import LateRecorder
 from .ledger import Bucket, plan_day
 from .messages import Message
+from .rollup import Compactor, is_closed, utc_today
 from .store import Key, Store
 
 logger = logging.getLogger(__name__)
@@ -59,19 +71,40 @@ def _failure(error: BaseException, prefix: str = "") -> Outcome:
 
 
 class Recorder:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, clock: Callable[[], date] = utc_today) -> None:
         self.store = store
+        self.clock = clock  # the writer's "today": which days are closed (rollup.py)
+        self.late = LateRecorder(store)
+        self.compactor = Compactor(store, clock)
         self.drift_events = 0  # catalog counts that could not be made right (see README)
 
     def record(self, messages: list[Message]) -> list[Outcome]:
         """Outcomes in the order of ``messages`` (the same messageId may appear more than once)."""
         outcomes: list[Outcome | None] = [None] * len(messages)
         self._apply_effects(messages, outcomes)
+        self._record_closed_days(messages, outcomes)
         catalog_keys = self._catalog_keys(messages, outcomes)
         heads = self._read_heads(messages, outcomes, catalog_keys)
         buckets_of = self._commit_days(messages, outcomes, heads)
         self._count_in_catalog(messages, outcomes, buckets_of, catalog_keys, heads)
+        if heads is not None:  # chains this invocation opened: their partitions may be due a fold
+            self.compactor.after_new_chains(
+                (pk, day)
+                for pk, day, sk in buckets_of.values()
+                if is_first_bucket(sk) and (pk, sk) not in heads
+            )
         return [o or Outcome("failed", "not processed") for o in outcomes]
+
+    def _record_closed_days(self, messages: list[Message], outcomes: list[Outcome | None]) -> None:
+        """Messages for days older than the open window take the late path (late.py)."""
+        today = self.clock()
+        late = [
+            i for i, m in enumerate(messages) if outcomes[i] is None and is_closed(m.day, today)
+        ]
+        if late:
+            results = self.late.record([messages[i] for i in late])
+            for i, (status, error) in zip(late, results, strict=True):
+                outcomes[i] = Outcome(status, error)
 
     @staticmethod
     def _catalog_keys(

@@ -8,7 +8,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from .keys import chain_prefix, day_prefix
+from .keys import chain_prefix, day_end_sk, day_prefix
 from .ledger import Bucket
 
 Key = tuple[str, str]
@@ -81,7 +81,53 @@ class Store:
                 return [Bucket.from_item(item) for item in items]
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
+    def buckets_between(self, pk: str, after_sk: str, through_day: str) -> list[Bucket]:
+        """Buckets sorting after ``after_sk`` up to the last of ``through_day`` (compaction)."""
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk AND sk BETWEEN :lo AND :hi",
+            "ExpressionAttributeValues": {
+                ":pk": {"S": pk},
+                ":lo": {"S": after_sk},
+                ":hi": {"S": day_end_sk(through_day)},
+            },
+            "ConsistentRead": True,
+        }
+        while True:
+            response = self.client.query(**kwargs)
+            items += response.get("Items", [])
+            if "LastEvaluatedKey" not in response:
+                return [Bucket.from_item(item) for item in items if item["sk"]["S"] != after_sk]
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
     # -- writes ------------------------------------------------------------------------------
+    def transact(
+        self, puts: list[tuple[dict[str, Any], int]], updates: list[dict[str, Any]]
+    ) -> bool:
+        """One TransactWriteItems: versioned puts (item, expected version; 0: must not exist) and
+        unconditional updates. False when a version condition failed (a race); raises otherwise."""
+        entries: list[dict[str, Any]] = []
+        for item, expected in puts:
+            put: dict[str, Any] = {"TableName": self.table, "Item": item}
+            if expected == 0:
+                put["ConditionExpression"] = "attribute_not_exists(pk)"
+            else:
+                put["ConditionExpression"] = "v = :v"
+                put["ExpressionAttributeValues"] = {":v": {"N": str(expected)}}
+            entries.append({"Put": put})
+        entries += [{"Update": {"TableName": self.table, **update}} for update in updates]
+        try:
+            self.client.transact_write_items(TransactItems=entries)
+        except ClientError as error:
+            reasons = error.response.get("CancellationReasons") or []
+            if error.response["Error"]["Code"] == "TransactionCanceledException" and any(
+                r.get("Code") == "ConditionalCheckFailed" for r in reasons
+            ):
+                return False
+            raise
+        return True
+
     def put_versioned(self, item: dict[str, Any], expected_version: int) -> bool:
         """Put ``item`` if the stored version is ``expected_version`` (0: must not exist).
 
