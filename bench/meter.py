@@ -67,6 +67,8 @@ class WriteMeter:
         self.invocations: list[Invocation] = []
         self._current: Invocation | None = None
         self._key_names: dict[str, list[str]] = {}
+        self.wcu_by_item: Counter = Counter()  # (table, key) -> WCU, every phase
+        self.wcu_by_pk: Counter = Counter()  # (table, partition key value) -> WCU
         client.meta.events.register("before-parameter-build.dynamodb", self._before)
         client.meta.events.register("after-call.dynamodb", self._after)
 
@@ -121,6 +123,9 @@ class WriteMeter:
                 self._sizes[self._id(target)] = after
             units = write_units(target.before, after, target.transactional)
             phase.wcu[op] += units
+            self.wcu_by_item[self._id(target)] += units
+            partition = target.key.get("pk") or next(iter(target.key.values()))
+            self.wcu_by_pk[(target.table, repr(partition))] += units
             if self._current is not None:
                 self._current.wcu += units
                 self._current.items_written.add(self._id(target))

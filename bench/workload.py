@@ -87,3 +87,46 @@ def usage_name(message: dict[str, Any]) -> str:
     if message["type"] == "track":
         return message["event"]
     return message.get("name") or message.get("category") or ""
+
+
+# -- the hot-key workload (issue 10) --------------------------------------------------------------
+HOT_PAGE = "Home"
+HOT_SHARE = 0.40  # one page is 40% of all traffic
+EVENT_NAMES = tuple(f"Feature {n:02d} Used" for n in range(40))  # the rest: Zipf over these
+
+
+def build_hot(users: int = 1000, messages: int = 3000, seed: int = 20261123) -> Workload:
+    """A typical mix from many users: page Home is 40% of traffic; other event, page and screen
+    names are Zipf-distributed (weight 1/rank); ~5% identify. Users are drawn uniformly."""
+    rng = random.Random(seed)
+    names = [("track", n) for n in EVENT_NAMES] + [("page", p) for p in PAGES[1:]]
+    names += [("screen", s) for s in SCREENS]
+    rng.shuffle(names)
+    weights = [1 / rank for rank in range(1, len(names) + 1)]
+    out: list[dict[str, Any]] = []
+    expected: Counter = Counter()
+    for n in range(messages):
+        user_id = f"user-{rng.randrange(users):04d}"
+        common = {
+            "user_id": user_id,
+            "anonymous_id": None,
+            "at": DAY + timedelta(seconds=86_399 * n / messages),
+            "message_id": f"ajs-next-{rng.getrandbits(128):032x}",
+        }
+        roll = rng.random()
+        if roll < HOT_SHARE:
+            msg = sm.page(HOT_PAGE, **common)
+        elif roll < 0.95:
+            call_type, name = rng.choices(names, weights)[0]
+            if call_type == "track":
+                msg = sm.track(name, {"plan": rng.choice(PLANS)}, **common)
+            elif call_type == "page":
+                msg = sm.page(name, **common)
+            else:
+                msg = sm.screen(name, **common)
+        else:
+            msg = sm.identify({"plan": rng.choice(PLANS)}, **common)
+        if msg["type"] in USAGE_TYPES:
+            expected[(user_id, msg["type"], usage_name(msg))] += 1
+        out.append(msg)
+    return Workload(out, expected)

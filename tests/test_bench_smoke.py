@@ -63,6 +63,15 @@ def test_quick_bench_runs_and_reports_every_section(tmp_path: Path) -> None:
     assert all(len(a["sha256"]) == 64 for a in package["artifacts"].values())
     assert isinstance(package["identical"], bool) and isinstance(package["matches_committed"], bool)
 
+    volume = results["volume"]  # issue 10: hot keys, burst, permanent-error path
+    for path in ("direct", "sqs"):
+        hot = volume[f"hot_{path}"]
+        assert "error" not in hot, hot
+        assert 0 < hot["hottest_item_share"] <= hot["hottest_pk_share"] <= 1
+        assert _number(hot["ceiling_events_per_s"]) and hot["catalog_exact"]
+    assert volume["burst"]["exact"] and volume["burst"]["raised"] == 0
+    assert all(v["statuses"] == ["rejected"] for v in volume["permanent_errors"].values())
+
     goals = results["goals"]
     assert len(goals) >= 10
     assert all(isinstance(g["pass"], bool) and g["figure"] for g in goals)
