@@ -12,7 +12,12 @@ from typing import Any
 
 from .keys import REJECTED_PK, VIOLATION_PK
 
-MAX_RAW_BYTES = 350_000  # DynamoDB items stop at 400 KB; Segment's own limit is 32 KB
+# A kept item must always fit DynamoDB's 400 KB (409,600 bytes), or keeping it would fail on every
+# retry: raw text <= 300,000 bytes, reasons <= 20 x 500 characters (<= 40,000 bytes in UTF-8),
+# the rest < 2 KB. Segment's own limit is 32 KB, so only envelopes that are not Segment's get cut.
+MAX_RAW_BYTES = 300_000
+MAX_REASONS = 20
+MAX_REASON_CHARS = 500
 
 
 def rejection_item(
@@ -40,7 +45,9 @@ def rejection_item(
         "kind": {"S": kind},
         "path": {"S": path},
         "at": {"S": datetime.fromtimestamp(now, UTC).isoformat(timespec="seconds")},
-        "reasons": {"L": [{"S": r[:2000]} for r in reasons[:50]] or [{"S": "unknown"}]},
+        "reasons": {
+            "L": [{"S": r[:MAX_REASON_CHARS]} for r in reasons[:MAX_REASONS]] or [{"S": "unknown"}]
+        },
         "raw": {"S": encoded[:MAX_RAW_BYTES].decode("utf-8", errors="ignore")},
         "expires_at": {"N": str(int(now) + retention_days * 86400)},
     }

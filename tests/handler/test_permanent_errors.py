@@ -152,3 +152,19 @@ def test_sqs_batch_with_one_over_budget_acknowledges_everything(
     rejected = Reader(dynamodb, table).rejected()
     assert len(rejected) >= 1 and {k["kind"] for k in rejected} == {"unrecordable"}
     assert state(dynamodb, table, ["u2"])["users"]["u2"]["usage"]["clicked"]["count"] == 1
+
+
+def test_a_kept_item_always_fits_dynamodb_whatever_it_keeps() -> None:
+    """Otherwise keeping a rejection would itself fail on every retry."""
+    from segment_usage.rejections import rejection_item
+
+    worst = rejection_item(
+        kind="envelope",
+        path="direct",
+        raw="\U0001f600" * 200_000,  # 800 KB of 4-byte characters
+        reasons=["\u20ac" * 5_000] * 100,
+        payload={"messageId": "\u20ac" * 500, "type": "\u20ac" * 500},
+        retention_days=3650,
+    )
+    assert item_size(worst) <= 400 * 1024
+    assert int(worst["raw_truncated_from"]["N"]) == 800_000
