@@ -205,7 +205,7 @@ class ReadApi:
 
 def _log(status: int, code: str | None, started: float, context: Any) -> None:
     line = {
-        "time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         "level": "INFO" if status < 500 else "ERROR",
         "message": "read",
         "status": status,
