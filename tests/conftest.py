@@ -12,6 +12,7 @@ import pytest
 
 from segment_usage.config import Settings
 from segment_usage.handler import Runtime
+from support.delivery import TODAY
 from support.moto_server import FAKE_CREDENTIALS, boto3_client, moto_server
 from support.tables import create_table
 
@@ -33,6 +34,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         return next((i for i, s in enumerate(SLOW_FIRST) if path.endswith(s)), len(SLOW_FIRST))
 
     items.sort(key=rank)  # stable: the order within a file is kept
+
+
+@pytest.fixture(autouse=True)
+def _writer_today(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The recorder's "today" (which days are closed, rollup.py) is the day the fixed-date test
+    messages are written against, not the wall clock: a CI run months from now behaves the same.
+    Tests of the rollup pass a clock of their own."""
+    monkeypatch.setattr("segment_usage.rollup.utc_today", lambda: TODAY)
 
 
 @pytest.fixture(scope="session")

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from . import profiles
+from . import profiles, rollup
 from .errors import AWS_ERRORS, error_text, is_permanent, permanent_reason
 from .keys import (
     bucket_sk,
@@ -41,7 +41,7 @@ from .keys import (
 from .late import LateRecorder
 from .ledger import Bucket, plan_day
 from .messages import Message
-from .rollup import Compactor, is_closed, utc_today
+from .rollup import Compactor, is_closed
 from .store import Key, Store
 
 logger = logging.getLogger(__name__)
@@ -71,11 +71,12 @@ def _failure(error: BaseException, prefix: str = "") -> Outcome:
 
 
 class Recorder:
-    def __init__(self, store: Store, clock: Callable[[], date] = utc_today) -> None:
+    def __init__(self, store: Store, clock: Callable[[], date] | None = None) -> None:
         self.store = store
-        self.clock = clock  # the writer's "today": which days are closed (rollup.py)
+        # The writer's "today" (which days are closed, rollup.py); looked up on each call.
+        self.clock = clock or (lambda: rollup.utc_today())
         self.late = LateRecorder(store)
-        self.compactor = Compactor(store, clock)
+        self.compactor = Compactor(store, self.clock)
         self.drift_events = 0  # catalog counts that could not be made right (see README)
 
     def record(self, messages: list[Message]) -> list[Outcome]:
