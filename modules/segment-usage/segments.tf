@@ -21,4 +21,12 @@ resource "aws_dynamodb_table_item" "segments" {
     segments = { S = local.segments_json }
     sha256   = { S = local.segments_sha256 }
   })
+
+  lifecycle {
+    precondition {
+      # DynamoDB items stop at 400 KB; leave room for the keys and the hash.
+      condition     = length(local.segments_json) <= 390000
+      error_message = "segments: the definitions take ${length(local.segments_json)} characters as JSON, over the 390,000 that fit in one DynamoDB item: define fewer or smaller segments."
+    }
+  }
 }
