@@ -57,3 +57,28 @@ output "orders_queue_arn" {
   description = "ARN of the analytics queue."
   value       = aws_sqs_queue.orders.arn
 }
+
+output "buffer_dlq_url" {
+  description = "The buffer's dead-letter queue."
+  value       = module.segment_usage.buffer_dlq_url
+}
+
+output "lambda_failures_queue_url" {
+  description = "Failed asynchronous invocations of the function."
+  value       = module.segment_usage.lambda_failures_queue_url
+}
+
+output "batch_function_name" {
+  description = "The batch function draining the buffer queue."
+  value       = module.segment_usage.batch_function_name
+}
+
+output "batch_execution_role_arn" {
+  description = "The batch function's execution role."
+  value       = module.segment_usage.batch_execution_role_arn
+}
+
+output "execution_role_arn" {
+  description = "The direct function's execution role."
+  value       = module.segment_usage.execution_role_arn
+}

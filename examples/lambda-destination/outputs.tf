@@ -32,3 +32,28 @@ output "table_name" {
   description = "DynamoDB table."
   value       = module.segment_usage.table_name
 }
+
+output "buffer_queue_url" {
+  description = "The buffer queue (the direct path's hand-off)."
+  value       = module.segment_usage.buffer_queue_url
+}
+
+output "buffer_queue_arn" {
+  description = "ARN of the buffer queue."
+  value       = module.segment_usage.buffer_queue_arn
+}
+
+output "buffer_dlq_url" {
+  description = "The buffer's dead-letter queue."
+  value       = module.segment_usage.buffer_dlq_url
+}
+
+output "batch_function_name" {
+  description = "The batch function draining the buffer queue."
+  value       = module.segment_usage.batch_function_name
+}
+
+output "batch_execution_role_arn" {
+  description = "The batch function's execution role."
+  value       = module.segment_usage.batch_execution_role_arn
+}

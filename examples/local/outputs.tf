@@ -107,3 +107,13 @@ output "read_api_caller_policy_json" {
   description = "The policy a caller attaches to use the read API."
   value       = module.segment_usage.read_api_caller_policy_json
 }
+
+output "batch_function_name" {
+  description = "The batch function draining the buffer queue."
+  value       = module.segment_usage.batch_function_name
+}
+
+output "batch_execution_role_arn" {
+  description = "The batch function's execution role."
+  value       = module.segment_usage.batch_execution_role_arn
+}

@@ -39,6 +39,8 @@ resource "aws_iam_role" "batch" {
 data "aws_iam_policy_document" "batch" {
   count = local.buffer_enabled ? 1 : 0
 
+  source_policy_documents = [data.aws_iam_policy_document.batch_kms[0].json]
+
   statement {
     sid       = "Table"
     actions   = local.table_actions
@@ -60,6 +62,21 @@ data "aws_iam_policy_document" "batch" {
   }
 
   dynamic "statement" {
+    for_each = var.lambda.tracing_mode == null ? [] : [1]
+    content {
+      sid = "XRay"
+      # X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level permissions.
+      actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+      resources = ["*"]
+    }
+  }
+}
+
+# The customer keys (see lambda_kms in lambda_role.tf); a consumer of the queue needs only Decrypt.
+data "aws_iam_policy_document" "batch_kms" {
+  count = local.buffer_enabled ? 1 : 0
+
+  dynamic "statement" {
     for_each = var.dynamodb.kms_key_arn == null ? [] : [var.dynamodb.kms_key_arn]
     content {
       sid       = "TableKey"
@@ -77,8 +94,7 @@ data "aws_iam_policy_document" "batch" {
   dynamic "statement" {
     for_each = local.sqs_kms_key_arn == null ? [] : [local.sqs_kms_key_arn]
     content {
-      sid = "QueueKey"
-      # A consumer of a queue with a customer key needs only Decrypt.
+      sid       = "QueueKey"
       actions   = ["kms:Decrypt"]
       resources = [statement.value]
 
@@ -87,16 +103,6 @@ data "aws_iam_policy_document" "batch" {
         variable = "kms:ViaService"
         values   = ["sqs.${local.region}.amazonaws.com"]
       }
-    }
-  }
-
-  dynamic "statement" {
-    for_each = var.lambda.tracing_mode == null ? [] : [1]
-    content {
-      sid = "XRay"
-      # X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level permissions.
-      actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
-      resources = ["*"]
     }
   }
 }

@@ -41,6 +41,8 @@ resource "aws_iam_role" "lambda" {
 # DeleteItem or ConditionCheckItem (the handler neither deletes nor runs transactions), no
 # kms:Encrypt or DescribeKey (DynamoDB and SQS need only what is granted in the KMS statements).
 data "aws_iam_policy_document" "lambda" {
+  source_policy_documents = [data.aws_iam_policy_document.lambda_kms.json]
+
   statement {
     sid       = "Table"
     actions   = local.table_actions
@@ -72,11 +74,25 @@ data "aws_iam_policy_document" "lambda" {
   }
 
   dynamic "statement" {
+    for_each = var.lambda.tracing_mode == null ? [] : [1]
+    content {
+      sid = "XRay"
+      # X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level permissions.
+      actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+      resources = ["*"]
+    }
+  }
+}
+
+# The customer keys, in a document of its own: it depends on inputs only, so the plan shows it.
+# DynamoDB decrypts the table key with the caller's kms:Decrypt (it generated that key with the
+# deployer's permissions when the table was created); a producer on an SQS queue with a customer
+# key needs kms:GenerateDataKey and kms:Decrypt. Neither needs kms:Encrypt or kms:DescribeKey.
+data "aws_iam_policy_document" "lambda_kms" {
+  dynamic "statement" {
     for_each = var.dynamodb.kms_key_arn == null ? [] : [var.dynamodb.kms_key_arn]
     content {
-      sid = "TableKey"
-      # DynamoDB decrypts the table key with the caller's permission; it generated that key when
-      # the table was created (with the deployer's permissions, not these).
+      sid       = "TableKey"
       actions   = ["kms:Decrypt"]
       resources = [statement.value]
 
@@ -91,8 +107,7 @@ data "aws_iam_policy_document" "lambda" {
   dynamic "statement" {
     for_each = local.sqs_kms_key_arn != null && (local.buffer_enabled || local.lambda_failures_enabled) ? [local.sqs_kms_key_arn] : []
     content {
-      sid = "QueueKey"
-      # A producer on a queue with a customer key needs both (SQS's key management documentation).
+      sid       = "QueueKey"
       actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
       resources = [statement.value]
 
@@ -101,16 +116,6 @@ data "aws_iam_policy_document" "lambda" {
         variable = "kms:ViaService"
         values   = ["sqs.${local.region}.amazonaws.com"]
       }
-    }
-  }
-
-  dynamic "statement" {
-    for_each = var.lambda.tracing_mode == null ? [] : [1]
-    content {
-      sid = "XRay"
-      # X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level permissions.
-      actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
-      resources = ["*"]
     }
   }
 }

@@ -8,15 +8,13 @@ from urllib.parse import unquote
 
 SEGMENT_PRINCIPAL = "arn:aws:iam::595280932656:role/customer-lambda-prod-destination-access"
 HANDLER = "segment_usage.handler.lambda_handler"
-TABLE_ACTIONS = {
-    "dynamodb:GetItem",
-    "dynamodb:BatchGetItem",
-    "dynamodb:Query",
-    "dynamodb:PutItem",
-    "dynamodb:UpdateItem",
-    "dynamodb:DeleteItem",
-    "dynamodb:ConditionCheckItem",
-}
+# What Lambda itself calls with an execution role, which no handler run can record:
+LOG_ACTIONS = {"logs:CreateLogStream", "logs:PutLogEvents"}  # the function's log stream
+# The SQS event source mapping polls with the function's role (the actions of AWS's managed
+# AWSLambdaSQSQueueExecutionRole); the handler answers batchItemFailures and deletes nothing.
+EVENT_SOURCE_MAPPING_ACTIONS = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
+# Lambda sends failed asynchronous invocations to the on-failure destination with the role.
+ASYNC_DESTINATION_ACTIONS = {"sqs:SendMessage"}
 
 
 def as_list(value: Any) -> list[Any]:
@@ -58,40 +56,78 @@ def check_segment_role(
     assert set(as_list(allow["Resource"])) == invoke_arns
 
 
+def granted(doc: dict[str, Any]) -> dict[str, set[str]]:
+    """Action -> the resources an identity policy allows it on."""
+    found: dict[str, set[str]] = {}
+    for stmt in statements(doc):
+        assert stmt["Effect"] == "Allow", stmt
+        for action in as_list(stmt["Action"]):
+            found.setdefault(action, set()).update(as_list(stmt["Resource"]))
+    return found
+
+
 def check_execution_role(
     iam: Any,
     role_arn: str,
     table_arn: str,
-    log_group: str,
-    queue_reads: set[str],
-    queue_sends: set[str],
+    log_group_arn: str,
+    handler_actions: set[str],
+    buffer_arn: str | None = None,
+    async_failure_queue_arn: str | None = None,
+    path: str = "/",
 ) -> None:
+    """The role grants exactly what the function's code calls (``handler_actions``, recorded from
+    real handler runs by handler_calls.py) plus what Lambda calls with it: nothing more, and
+    each action only on its own resource."""
     name = role_arn.split("/")[-1]
     role = iam.get_role(RoleName=name)["Role"]
+    assert role["Path"] == path
     (trust,) = statements(policy_doc(role["AssumeRolePolicyDocument"]))
     assert trust["Principal"] == {"Service": "lambda.amazonaws.com"}
     assert iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"] == []
     (policy_name,) = iam.list_role_policies(RoleName=name)["PolicyNames"]
     doc = policy_doc(iam.get_role_policy(RoleName=name, PolicyName=policy_name)["PolicyDocument"])
-    by_sid = {s["Sid"]: s for s in statements(doc)}
-    assert set(as_list(by_sid["Table"]["Action"])) == TABLE_ACTIONS
-    assert as_list(by_sid["Table"]["Resource"]) == [table_arn]
-    assert set(as_list(by_sid["Logs"]["Action"])) == {"logs:CreateLogStream", "logs:PutLogEvents"}
-    (logs_resource,) = as_list(by_sid["Logs"]["Resource"])
-    assert logs_resource.endswith(f":log-group:{log_group}:*")
-    if queue_reads:
-        assert set(as_list(by_sid["BufferQueue"]["Resource"])) == queue_reads
-        assert "sqs:SendMessage" not in as_list(by_sid["BufferQueue"]["Action"])
-    else:
-        assert "BufferQueue" not in by_sid
-    if queue_sends:
-        assert as_list(by_sid["AsyncFailureDestination"]["Action"]) == ["sqs:SendMessage"]
-        assert set(as_list(by_sid["AsyncFailureDestination"]["Resource"])) == queue_sends
-    else:
-        assert "AsyncFailureDestination" not in by_sid
-    for stmt in statements(doc):
-        if stmt["Sid"] != "XRay":  # X-Ray has no resource-level permissions
-            assert "*" not in as_list(stmt["Resource"]), stmt
+    expected: dict[str, set[str]] = {}
+    for action in handler_actions:
+        if action.startswith("dynamodb:"):
+            expected[action] = {table_arn}
+        elif action == "sqs:SendMessage" and buffer_arn:  # the direct path's hand-off
+            expected[action] = {buffer_arn}
+        else:
+            raise AssertionError(f"the handler calls {action}, which this role must not grant")
+    for action in LOG_ACTIONS:
+        expected[action] = {f"{log_group_arn}:*"}
+    if async_failure_queue_arn:
+        for action in ASYNC_DESTINATION_ACTIONS:
+            expected.setdefault(action, set()).add(async_failure_queue_arn)
+    found = granted(doc)
+    found.pop("xray:PutTraceSegments", None), found.pop("xray:PutTelemetryRecords", None)
+    assert found == expected
+
+
+def check_batch_role(
+    iam: Any,
+    role_arn: str,
+    table_arn: str,
+    log_group_arn: str,
+    handler_actions: set[str],
+    buffer_arn: str,
+    path: str = "/",
+) -> None:
+    """The batch function's role: its handler's calls, its logs, and the event source mapping's
+    polling of the buffer; it sends to no queue."""
+    assert not {a for a in handler_actions if a.startswith("sqs:")}
+    name = role_arn.split("/")[-1]
+    role = iam.get_role(RoleName=name)["Role"]
+    assert role["Path"] == path
+    (policy_name,) = iam.list_role_policies(RoleName=name)["PolicyNames"]
+    doc = policy_doc(iam.get_role_policy(RoleName=name, PolicyName=policy_name)["PolicyDocument"])
+    expected = {action: {table_arn} for action in handler_actions}
+    expected.update({action: {f"{log_group_arn}:*"} for action in LOG_ACTIONS})
+    expected.update({action: {buffer_arn} for action in EVENT_SOURCE_MAPPING_ACTIONS})
+    found = granted(doc)
+    found.pop("xray:PutTraceSegments", None), found.pop("xray:PutTelemetryRecords", None)
+    assert found == expected
 
 
 def check_function(
@@ -107,7 +143,7 @@ def check_function(
     assert config["Architectures"] == [architecture]
     assert config["Runtime"] == runtime
     assert config["Handler"] == HANDLER
-    assert config["Timeout"] <= 4
+    assert config["Timeout"] <= 4  # Segment gives the direct path 5 s
     variables = config["Environment"]["Variables"]
     assert variables["SEGMENT_USAGE_TABLE"] == table
     for key, value in (env or {}).items():
@@ -224,13 +260,15 @@ def check_buffer(
     redrive = json.loads(attrs["RedrivePolicy"])
     assert redrive["deadLetterTargetArn"] == dlq_arn
     assert int(redrive["maxReceiveCount"]) >= 1
-    config = lam.get_function_configuration(FunctionName=function_name)
-    assert int(attrs["VisibilityTimeout"]) >= 6 * config["Timeout"]
     mappings = lam.list_event_source_mappings(EventSourceArn=buffer_arn)["EventSourceMappings"]
     assert len(mappings) == 1
     (mapping,) = mappings
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert mapping["FunctionArn"].split(":")[6] == function_name
+    # AWS's guidance for SQS event sources: visibility >= 6 x function timeout + batching window.
+    config = lam.get_function_configuration(FunctionName=function_name)
+    window = mapping.get("MaximumBatchingWindowInSeconds", 0)
+    assert int(attrs["VisibilityTimeout"]) >= 6 * config["Timeout"] + window
     return mapping
 
 
@@ -249,6 +287,16 @@ def check_alarms(cloudwatch: Any, prefix: str, expected_suffixes: set[str]) -> N
     names = {a["AlarmName"].removeprefix(prefix) for a in alarms}
     assert expected_suffixes <= names, names
     for alarm in alarms:
-        if alarm["MetricName"] == "ApproximateNumberOfMessagesVisible":
+        if alarm.get("MetricName") == "ApproximateNumberOfMessagesVisible":
             assert alarm["Threshold"] == 0
             assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
+        if alarm["AlarmName"].endswith("-rules-match-nothing"):
+            # Metric math: Segment delivered (Events of the partner source) and no rule matched.
+            queries = {q["Id"]: q for q in alarm["Metrics"]}
+            ingested = queries["ingested"]["MetricStat"]["Metric"]
+            assert (ingested["Namespace"], ingested["MetricName"]) == ("AWS/Events", "Events")
+            matched = [q for i, q in queries.items() if i.startswith("matched")]
+            assert matched and all(
+                q["MetricStat"]["Metric"]["MetricName"] == "MatchedEvents" for q in matched
+            )
+            assert "FILL(ingested, 0) > 0" in queries["unmatched"]["Expression"]

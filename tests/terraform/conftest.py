@@ -53,3 +53,13 @@ def tf_moto_url() -> Iterator[str]:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     with moto_server() as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def handler_calls(moto_url: str) -> dict:
+    """What the handler really calls on AWS, per function, recorded from real runs (see
+    handler_calls.py): the execution roles are checked against this, not against a copy of the
+    policy."""
+    from handler_calls import recorded_runs
+
+    return recorded_runs(moto_url)

@@ -19,7 +19,7 @@ from typing import Any
 import aws_checks as chk
 import pytest
 
-from support.moto_server import boto3_client, create_segment_partner_source
+from support.moto_server import ACCOUNT_ID, boto3_client, create_segment_partner_source
 from support.terraform import Workspace
 from support.tf_overrides import write_moto_override
 
@@ -181,6 +181,53 @@ def _inventory(url: str) -> dict[str, set[str]]:
     return found
 
 
+def log_group_arn(region: str, function: str) -> str:
+    return f"arn:aws:logs:{region}:{ACCOUNT_ID}:log-group:/aws/lambda/{function}"
+
+
+def actions(handler_calls: dict[str, Any], function: str) -> set[str]:
+    """The IAM actions the handler made in real runs as the direct or the batch function."""
+    return set(handler_calls[function].calls)
+
+
+def check_batch(
+    lam: Any, sqs: Any, iam: Any, out: dict[str, Any], region: str, table_arn: str, calls: Any
+) -> dict[str, Any]:
+    """The batch function drains the buffer: same code, its own timeout, role and log group."""
+    batch = out["batch_function_name"]
+    assert batch == f"{out['function_name']}-batch"
+    direct = lam.get_function_configuration(FunctionName=out["function_name"])
+    config = lam.get_function_configuration(FunctionName=batch)
+    assert config["Handler"] == direct["Handler"] and config["CodeSha256"] == direct["CodeSha256"]
+    assert config["Role"] == out["batch_execution_role_arn"] != direct["Role"]
+    variables = dict(direct["Environment"]["Variables"])
+    assert variables.pop("SEGMENT_USAGE_BUFFER_QUEUE_URL").endswith(
+        f"/{ACCOUNT_ID}/{out['buffer_queue_url'].split('/')[-1]}"
+    )
+    assert config["Environment"]["Variables"] == variables  # the batch function never hands off
+    buffer_dlq_arn = sqs.get_queue_attributes(
+        QueueUrl=out["buffer_dlq_url"], AttributeNames=["QueueArn"]
+    )["Attributes"]["QueueArn"]
+    mapping = chk.check_buffer(
+        sqs, lam, batch, out["buffer_queue_url"], out["buffer_queue_arn"], buffer_dlq_arn
+    )
+    # The timeouts derive from the batch: 10 s + 0.1 s per message; 6x that plus the window.
+    assert config["Timeout"] == 10 + -(-mapping["BatchSize"] // 10)
+    visibility = sqs.get_queue_attributes(
+        QueueUrl=out["buffer_queue_url"], AttributeNames=["VisibilityTimeout"]
+    )["Attributes"]["VisibilityTimeout"]
+    assert int(visibility) == 6 * config["Timeout"] + mapping["MaximumBatchingWindowInSeconds"]
+    chk.check_batch_role(
+        iam,
+        out["batch_execution_role_arn"],
+        table_arn,
+        log_group_arn(region, batch),
+        actions(calls, "batch"),
+        out["buffer_queue_arn"],
+    )
+    return mapping
+
+
 def _get(deployed: dict[str, Example], name: str) -> Example:
     example = deployed[name]
     if example.error is not None:
@@ -231,7 +278,7 @@ def test_second_plan_shows_no_changes(deployed: dict[str, Example], name: str) -
     assert unexplained_changes(example.changes) == []
 
 
-def test_local(deployed: dict[str, Example], tf_moto_url: str) -> None:
+def test_local(deployed: dict[str, Example], tf_moto_url: str, handler_calls: dict) -> None:
     out = _get(deployed, "local").outputs
     region = "us-east-1"
     iam = boto3_client("iam", tf_moto_url, region)
@@ -283,12 +330,9 @@ def test_local(deployed: dict[str, Example], tf_moto_url: str) -> None:
     )
     chk.check_queue_policy(sqs, out["events_dlq_url"], dlq_arn, {direct, track})
     chk.check_queue_policy(sqs, out["buffer_queue_url"], buffer_arn, {track})
-    buffer_dlq_arn = sqs.get_queue_attributes(
-        QueueUrl=out["buffer_dlq_url"], AttributeNames=["QueueArn"]
-    )["Attributes"]["QueueArn"]
-    mapping = chk.check_buffer(
-        sqs, lam, function, out["buffer_queue_url"], buffer_arn, buffer_dlq_arn
-    )
+    table_arn = ddb.describe_table(TableName=out["table_name"])["Table"]["TableArn"]
+    out_with_arn = {**out, "buffer_queue_arn": buffer_arn}
+    mapping = check_batch(lam, sqs, iam, out_with_arn, region, table_arn, handler_calls)
     assert mapping["BatchSize"] == 10
     failures_arn = sqs.get_queue_attributes(
         QueueUrl=out["lambda_failures_queue_url"], AttributeNames=["QueueArn"]
@@ -299,10 +343,11 @@ def test_local(deployed: dict[str, Example], tf_moto_url: str) -> None:
     chk.check_execution_role(
         iam,
         out["execution_role_arn"],
-        ddb.describe_table(TableName=out["table_name"])["Table"]["TableArn"],
-        out["log_group_name"],
-        queue_reads={buffer_arn},
-        queue_sends={failures_arn},
+        table_arn,
+        log_group_arn(region, function),
+        actions(handler_calls, "direct"),
+        buffer_arn=buffer_arn,
+        async_failure_queue_arn=failures_arn,
     )
     chk.check_alarms(
         boto3_client("cloudwatch", tf_moto_url, region),
@@ -313,11 +358,21 @@ def test_local(deployed: dict[str, Example], tf_moto_url: str) -> None:
             "events-dlq-not-empty",
             "buffer-dlq-not-empty",
             "lambda-failures-not-empty",
+            "batch-errors",
+            "batch-throttles",
+            "batch-buffer-age",
+            "lambda-async-events-dropped",
+            "lambda-destination-delivery-failures",
+            "rule-direct-failed-invocations",
+            "rule-track-failed-invocations",
+            "rules-match-nothing",
         },
     )
 
 
-def test_lambda_destination(deployed: dict[str, Example], tf_moto_url: str) -> None:
+def test_lambda_destination(
+    deployed: dict[str, Example], tf_moto_url: str, handler_calls: dict
+) -> None:
     out = _get(deployed, "lambda-destination").outputs
     region = "us-west-2"
     iam = boto3_client("iam", tf_moto_url, region)
@@ -346,17 +401,22 @@ def test_lambda_destination(deployed: dict[str, Example], tf_moto_url: str) -> N
     table_arn = boto3_client("dynamodb", tf_moto_url, region).describe_table(
         TableName=out["table_name"]
     )["Table"]["TableArn"]
+    # The Lambda destination alone also gets the buffer: the direct path hands off to it.
     chk.check_execution_role(
         iam,
         out["execution_role_arn"],
         table_arn,
-        f"/aws/lambda/{out['function_name']}",
-        set(),
-        set(),
+        log_group_arn(region, out["function_name"]),
+        actions(handler_calls, "direct"),
+        buffer_arn=out["buffer_queue_arn"],
     )
+    mapping = check_batch(
+        lam, boto3_client("sqs", tf_moto_url, region), iam, out, region, table_arn, handler_calls
+    )
+    assert (mapping["BatchSize"], mapping["MaximumBatchingWindowInSeconds"]) == (100, 5)
 
 
-def test_eventbridge(deployed: dict[str, Example], tf_moto_url: str) -> None:
+def test_eventbridge(deployed: dict[str, Example], tf_moto_url: str, handler_calls: dict) -> None:
     out = _get(deployed, "eventbridge").outputs
     region = "us-west-2"
     lam = boto3_client("lambda", tf_moto_url, region)
@@ -387,28 +447,36 @@ def test_eventbridge(deployed: dict[str, Example], tf_moto_url: str) -> None:
     orders = chk.check_sqs_target(events, bus, names["orders"], out["orders_queue_arn"], dlq)
     # The orders rule has no module target: only the caller's queue.
     assert set(chk.targets_of(events, bus, names["orders"])) == {out["orders_queue_arn"]}
+    # Patterns on the Segment message's own type: a remapped DetailType cannot empty them.
     pattern = json.loads(chk.rule_of(events, bus, names["orders"])["EventPattern"])
     assert pattern == {
         "source": [bus],
-        "detail-type": ["track"],
-        "detail": {"event": ["Order Completed"]},
+        "detail": {"type": ["track"], "event": ["Order Completed"]},
     }
-    default_types = json.loads(chk.rule_of(events, bus, names["profiles"])["EventPattern"])
-    assert default_types["detail-type"] == ["identify", "group", "alias"]
+    profiles_pattern = json.loads(chk.rule_of(events, bus, names["profiles"])["EventPattern"])
+    assert profiles_pattern == {"source": [bus], "detail": {"type": ["identify", "group", "alias"]}}
     chk.check_queue_policy(sqs, out["buffer_queue_url"], out["buffer_queue_arn"], {usage})
     chk.check_queue_policy(sqs, out["orders_queue_url"], out["orders_queue_arn"], {orders})
     dlq_url = sqs.get_queue_url(QueueName=dlq.split(":")[-1])["QueueUrl"]
     chk.check_queue_policy(sqs, dlq_url, dlq, {profiles, usage, orders})
-    buffer_dlq_url = sqs.get_queue_url(QueueName="segment-usage-ebex-buffer-dlq")["QueueUrl"]
-    buffer_dlq_arn = sqs.get_queue_attributes(QueueUrl=buffer_dlq_url, AttributeNames=["QueueArn"])[
-        "Attributes"
-    ]["QueueArn"]
-    mapping = chk.check_buffer(
-        sqs, lam, function, out["buffer_queue_url"], out["buffer_queue_arn"], buffer_dlq_arn
-    )
+    ddb = boto3_client("dynamodb", tf_moto_url, region)
+    table_arn = ddb.describe_table(TableName=out["table_name"])["Table"]["TableArn"]
+    mapping = check_batch(lam, sqs, iam, out, region, table_arn, handler_calls)
     assert mapping["BatchSize"] == 100
     assert mapping["MaximumBatchingWindowInSeconds"] == 5
-    chk.check_table(boto3_client("dynamodb", tf_moto_url, region), out["table_name"])
+    chk.check_table(ddb, out["table_name"])
+    failures_arn = sqs.get_queue_attributes(
+        QueueUrl=out["lambda_failures_queue_url"], AttributeNames=["QueueArn"]
+    )["Attributes"]["QueueArn"]
+    chk.check_execution_role(
+        iam,
+        out["execution_role_arn"],
+        table_arn,
+        log_group_arn(region, function),
+        actions(handler_calls, "direct"),
+        buffer_arn=out["buffer_queue_arn"],
+        async_failure_queue_arn=failures_arn,
+    )
 
 
 def test_multi_environment(deployed: dict[str, Example], tf_moto_url: str) -> None:
@@ -459,9 +527,7 @@ def test_multi_environment(deployed: dict[str, Example], tf_moto_url: str) -> No
                     "EventPattern"
                 ]
             )
-            assert sorted(pattern["detail-type"]) == sorted(
-                ["track", "identify", "page", "screen", "group", "alias"]
-            )
+            assert pattern == {"source": [out["prod_event_bus_name"]]}  # every Segment event
         else:
             chk.check_function(
                 lam,

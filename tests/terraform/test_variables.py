@@ -23,6 +23,8 @@ from support.tf_overrides import provider_block
 pytestmark = pytest.mark.terraform
 
 PLAN_TEXT = '{"rules":{"events":[{"name":"Signed Up"}]}}'
+TABLE_KEY = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+QUEUE_KEY = "arn:aws:kms:us-east-1:123456789012:key/66666666-7777-8888-9999-000000000000"
 
 # name -> (extra module arguments in HCL, expected error text or None for a valid plan)
 CASES: dict[str, tuple[str, str | None]] = {
@@ -170,8 +172,9 @@ CASES: dict[str, tuple[str, str | None]] = {
         'segment_external_ids = ["ws"]\nlambda = { package_path = "/nonexistent/segment-usage.zip" }',
         "lambda.package_path must name an existing .zip",
     ),
+    # A literal path: Terraform 1.11 does not re-check this rule when the path comes from var.zip.
     "package_path_and_s3": (
-        'segment_external_ids = ["ws"]\nlambda = { package_path = var.zip, package_s3 = { bucket = "my-artifacts", key = "su.zip", object_version = "v1" } }',
+        f'segment_external_ids = ["ws"]\nlambda = {{ package_path = "{REPO_ROOT}/modules/segment-usage/artifacts/handler.zip", package_s3 = {{ bucket = "my-artifacts", key = "su.zip", object_version = "v1" }} }}',
         "lambda.package_path and lambda.package_s3 are alternatives",
     ),
     "package_s3_bad_bucket": (
@@ -195,6 +198,8 @@ CASES: dict[str, tuple[str, str | None]] = {
         ]
         tracking_plan      = {json.dumps(PLAN_TEXT)}
         tracking_plan_mode = "block"
+        dynamodb   = {{ kms_key_arn = "{TABLE_KEY}" }}
+        sqs_buffer = {{ kms_key_arn = "{QUEUE_KEY}" }}
         iam = {{
           path                 = "/segment-usage/"
           permissions_boundary = "arn:aws:iam::123456789012:policy/boundary"
@@ -218,6 +223,10 @@ CASES: dict[str, tuple[str, str | None]] = {
         None,
     ),
 }
+
+
+def aws_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
 
 
 def module_block(case: str, body: str) -> str:
@@ -365,6 +374,31 @@ def test_valid_inputs_plan_the_promised_function(results: dict[str, Any]) -> Non
     # Timeouts: the direct function stays under Segment's 5 s; the batch function's and the
     # buffer's visibility derive from the batch (100 messages, 5 s window): 10 + 100/10 = 20 s,
     # and 6 x 20 + 5 = 125 s.
+    # Customer keys: Decrypt for the table (DynamoDB decrypts the table key with the caller's
+    # permission), GenerateDataKey + Decrypt for the queue producer, Decrypt for the consumer;
+    # never kms:Encrypt or kms:DescribeKey, which nothing calls.
+    data = {
+        r["address"].split(".", 2)[-1]: r["values"]
+        for r in plan["prior_state"]["values"]["root_module"]["child_modules"][0]["resources"]
+        if r["mode"] == "data"
+    }
+    kms = {
+        name: {s["Sid"]: (sorted(aws_list(s["Action"])), s["Resource"]) for s in doc["Statement"]}
+        for name, doc in (
+            ("direct", json.loads(data["data.aws_iam_policy_document.lambda_kms"]["json"])),
+            ("batch", json.loads(data["data.aws_iam_policy_document.batch_kms[0]"]["json"])),
+        )
+    }
+    assert kms == {
+        "direct": {
+            "TableKey": (["kms:Decrypt"], TABLE_KEY),
+            "QueueKey": (["kms:Decrypt", "kms:GenerateDataKey"], QUEUE_KEY),
+        },
+        "batch": {
+            "TableKey": (["kms:Decrypt"], TABLE_KEY),
+            "QueueKey": (["kms:Decrypt"], QUEUE_KEY),
+        },
+    }
     batch = resources["module.segment_usage.aws_lambda_function.batch[0]"]["values"]
     assert batch["timeout"] == 20
     queue = resources["module.segment_usage.aws_sqs_queue.buffer[0]"]["values"]

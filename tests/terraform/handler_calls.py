@@ -1,0 +1,195 @@
+"""The AWS operations the handler really makes, recorded from real handler runs against moto.
+
+The execution roles must grant exactly these (tests/terraform/test_least_privilege.py and the
+role checks of test_examples_apply.py): the list is derived from what the code calls, never
+restated from the policy. Every botocore client created while ``recorded_runs`` runs (the
+handler makes its own DynamoDB client at init and its SQS client on first hand-off) gets a
+``before-call`` hook through ``client.meta.events.register``; the hook notes the IAM action
+(``<signing name>:<operation>``) and the resource parameter of every call.
+
+Each function runs the workload of its path, as Lambda would invoke it:
+- direct: Segment's direct invocations and EventBridge events of every call type, a rejected
+  message, a duplicate, a stored tracking plan, a lost race for a day bucket (the user-day is read
+  again), and a DynamoDB write that fails for a transient reason so that the message is handed off
+  to the buffer queue;
+- batch: SQS batches from the buffer, with a lost race (no hand-off URL in its environment).
+
+The CLI is not in here: operators run it with their own credentials, not with these roles.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import itertools
+import os
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import botocore.session
+
+from segment_usage.config import Settings
+from segment_usage.handler import Runtime
+from support import segment_messages as sm
+from support.faults import failing, key_startswith
+from support.moto_server import FAKE_CREDENTIALS, boto3_client
+from support.tables import create_table
+
+_names = itertools.count()
+PLAN = '{"track": {"Signed Up": {"properties": {"plan": {"type": "string"}}}}}'
+
+
+@dataclass
+class Recorded:
+    """IAM action -> the resources (TableName, QueueUrl) it was called on."""
+
+    calls: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+
+    def actions(self, prefix: str) -> set[str]:
+        return {a for a in self.calls if a.startswith(prefix + ":")}
+
+
+@contextlib.contextmanager
+def recording(into: Recorded) -> Iterator[list[Any]]:
+    """Hook every botocore client created in the block; yields the clients as they are made."""
+    created: list[Any] = []
+    original = botocore.session.Session.create_client
+
+    def hook(model: Any, params: dict[str, Any], **_: Any) -> None:
+        action = f"{model.service_model.signing_name}:{model.name}"
+        body = params.get("body")
+        resource = ""
+        if isinstance(body, (bytes, str)) and body:
+            import json
+
+            try:
+                request = json.loads(body)
+            except ValueError:
+                request = {}
+            resource = request.get("TableName") or request.get("QueueUrl") or ""
+            if not resource and "RequestItems" in request:
+                resource = ",".join(sorted(request["RequestItems"]))
+        into.calls[action].add(resource)
+
+    def create_client(self: Any, *args: Any, **kwargs: Any) -> Any:
+        client = original(self, *args, **kwargs)
+        client.meta.events.register("before-call", hook, unique_id="record-iam-actions")
+        created.append(client)
+        return client
+
+    botocore.session.Session.create_client = create_client  # type: ignore[method-assign]
+    try:
+        yield created
+    finally:
+        botocore.session.Session.create_client = original  # type: ignore[method-assign]
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    saved = dict(os.environ)
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def _client_of(created: list[Any], service: str) -> Any:
+    (client,) = [c for c in created if c.meta.service_model.service_name == service]
+    return client
+
+
+def _lose_a_race(client: Any, run: Any) -> None:
+    """Another writer takes the day bucket first, once: the handler re-reads the user-day (Query)."""
+    with failing(
+        client,
+        "PutItem",
+        code="ConditionalCheckFailedException",
+        when=key_startswith("sk", "D#"),
+        times=1,
+    ) as failed:
+        run()
+    assert failed["failed"] == 1, "the lost race was not provoked"
+
+
+def recorded_runs(moto_url: str) -> dict[str, Any]:
+    """Run each function's workload; returns its recorded calls, the table name and queue URL."""
+    table = f"segment-usage-iam-{next(_names)}"
+    ddb = boto3_client("dynamodb", moto_url)
+    create_table(ddb, table)
+    ddb.put_item(
+        TableName=table,
+        Item={
+            "pk": {"S": "CONFIG"},
+            "sk": {"S": "TRACKING_PLAN"},
+            "plan": {"S": PLAN},
+            "sha256": {"S": hashlib.sha256(PLAN.encode()).hexdigest()},
+        },
+    )
+    sqs = boto3_client("sqs", moto_url)
+    queue_url = sqs.create_queue(QueueName=f"{table}-buffer")["QueueUrl"]
+    base = {
+        **FAKE_CREDENTIALS,
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": moto_url,
+        "SEGMENT_USAGE_TABLE": table,
+        "SEGMENT_USAGE_TRACKING_PLAN_SHA256": hashlib.sha256(PLAN.encode()).hexdigest(),
+    }
+    users = [f"iam-user-{i}" for i in range(3)]
+    messages = [
+        m
+        for uid in users
+        for m in (
+            sm.identify({"plan": "pro"}, user_id=uid),
+            sm.track("Signed Up", {"plan": "pro"}, user_id=uid),
+            sm.page("Home", user_id=uid),
+            sm.screen("Settings", user_id=uid),
+            sm.group("g-1", {"name": "Acme"}, user_id=uid),
+        )
+    ] + [sm.alias("anon-1", users[0]), sm.page("Home", user_id=users[0], timestamp="soon")]
+
+    direct, batch = Recorded(), Recorded()
+    try:
+        _run(base, queue_url, messages, users, direct, batch)
+    finally:  # the moto backend is shared by every server in this process: leave nothing behind
+        sqs.delete_queue(QueueUrl=queue_url)
+        ddb.delete_table(TableName=table)
+    return {"direct": direct, "batch": batch, "table": table, "queue_url": queue_url}
+
+
+def _run(
+    base: dict[str, str],
+    queue_url: str,
+    messages: list[dict[str, Any]],
+    users: list[str],
+    direct: Recorded,
+    batch: Recorded,
+) -> None:
+    with contextlib.redirect_stdout(io.StringIO()):
+        with (
+            _environment({**base, "SEGMENT_USAGE_BUFFER_QUEUE_URL": queue_url}),
+            recording(direct) as created,
+        ):
+            runtime = Runtime(Settings.from_env())
+            for m in messages:
+                runtime.handle(m)
+            runtime.handle(messages[0])  # a duplicate
+            for m in messages:
+                runtime.handle(sm.eventbridge_event(dict(m, messageId=m["messageId"] + "-eb")))
+            client = _client_of(created, "dynamodb")
+            _lose_a_race(client, lambda: runtime.handle(sm.track("Raced", user_id=users[2])))
+            # A transient write failure: the direct path hands the message off to the buffer.
+            with failing(client, "PutItem", when=key_startswith("sk", "D#")):
+                runtime.handle(sm.track("Exported", user_id=users[1]))
+        with _environment(base), recording(batch) as created:
+            runtime = Runtime(Settings.from_env())
+            raced = sm.sqs_event([sm.eventbridge_event(sm.track("Raced", user_id=users[0]))])
+            _lose_a_race(_client_of(created, "dynamodb"), lambda: runtime.handle(raced))
+            fresh = [dict(m, messageId=m["messageId"] + "-sqs") for m in messages]
+            for start in range(0, len(fresh), 10):
+                chunk = fresh[start : start + 10]
+                runtime.handle(sm.sqs_event([sm.eventbridge_event(m) for m in chunk]))
