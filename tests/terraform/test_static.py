@@ -23,22 +23,54 @@ def test_every_example_is_covered() -> None:
     assert EXAMPLES == ["eventbridge", "lambda-destination", "local", "multi-environment"]
 
 
-# Attributes that hashicorp/aws 6.x deprecates or removes (its 6.0 upgrade guide and the 6.x docs of
-# these types), limited to the resource and data source types a module like this one might use. `versions.tf` allows >= 5.70, < 7, so a reference to any of them warns on 6.x. The
-# aws_region data source is the one that bites: 6.x deprecates both `name` and `id` in favour of
-# `region`, which 5.x does not have, so the module must not read the region from it at all.
-DEPRECATED_IN_6 = {
-    r"\bdata\.aws_region\.[\w-]+(\[[^\]]*\])?\.(name|id)\b": "data.aws_region .name/.id (6.x: .region)",
-    r"\bdata\.aws_region\.[\w-]+(\[[^\]]*\])?\.region\b": "data.aws_region .region (5.x: unsupported)",
-    r"\baws_iam_role\.[\w-]+(\[[^\]]*\])?\.(inline_policy|managed_policy_arns)\b": (
-        "aws_iam_role inline_policy/managed_policy_arns (deprecated)"
+# What hashicorp/aws 6.x deprecates or removes, from its 6.0 upgrade guide
+# (website/docs/guides/version-6-upgrade.html.markdown): (mode, type) -> attributes. `versions.tf`
+# allows >= 5.70, < 7, so any of these warns (or fails) on 6.x. data.aws_region is the one that
+# bit this module: 6.x deprecates `name` (and `id`) in favour of `region`, which 5.x does not
+# have, so the region must not come from it at all.
+DEPRECATED_IN_6: dict[tuple[str, str], tuple[str, ...]] = {
+    ("data", "aws_region"): ("name", "id"),
+    ("data", "aws_s3_bucket"): ("region",),
+    ("data", "aws_servicequotas_templates"): ("region",),
+    ("data", "aws_ssmincidents_replication_set"): ("region",),
+    ("data", "aws_vpc_endpoint_service"): ("region",),
+    ("data", "aws_vpc_peering_connection"): ("region",),
+    ("data", "aws_identitystore_group"): ("filter",),
+    ("data", "aws_identitystore_user"): ("filter",),
+    ("data", "aws_opensearch_domain"): ("kibana_endpoint",),
+    ("data", "aws_launch_template"): (
+        "elastic_gpu_specifications",
+        "elastic_inference_accelerator",
     ),
+    ("resource", "aws_s3_bucket"): ("region",),
+    ("resource", "aws_cloudformation_stack_set_instance"): ("region",),
+    ("resource", "aws_config_aggregate_authorization"): ("region",),
+    ("resource", "aws_dx_hosted_connection"): ("region",),
+    ("resource", "aws_servicequotas_template"): ("region",),
+    ("resource", "aws_ssmincidents_replication_set"): ("region",),
+    ("resource", "aws_guardduty_detector"): ("datasources",),
+    ("resource", "aws_guardduty_organization_configuration"): ("datasources", "auto_enable"),
+    ("resource", "aws_eip"): ("vpc",),
+    ("resource", "aws_eks_addon"): ("resolve_conflicts",),
+    ("resource", "aws_flow_log"): ("log_group_name",),
+    ("resource", "aws_instance"): ("cpu_core_count", "cpu_threads_per_core"),
+    ("resource", "aws_api_gateway_deployment"): ("stage_name", "invoke_url", "execution_arn"),
+    # Deprecated in 5.x and still so in 6.x.
+    ("resource", "aws_iam_role"): ("inline_policy", "managed_policy_arns"),
 }
-# The same attributes set as arguments inside a block of that type.
-DEPRECATED_ARGUMENTS_IN_6 = {
-    "aws_iam_role": ("inline_policy", "managed_policy_arns"),
-    "aws_cloudwatch_event_rule": ("is_enabled",),
-}
+# Types 6.x deprecates as a whole.
+DEPRECATED_TYPES_IN_6 = (
+    "aws_elastictranscoder_pipeline",
+    "aws_elastictranscoder_preset",
+    "aws_evidently_feature",
+    "aws_evidently_launch",
+    "aws_evidently_project",
+    "aws_evidently_segment",
+    "aws_kinesis_analytics_application",
+    "aws_media_store_container",
+    "aws_media_store_container_policy",
+    "aws_kms_secret",
+)
 
 
 def terraform_files() -> list[Path]:
@@ -51,12 +83,21 @@ def terraform_files() -> list[Path]:
 
 
 def deprecated_references(text: str) -> list[str]:
-    found = [label for pattern, label in DEPRECATED_IN_6.items() if re.search(pattern, text)]
-    for kind, arguments in DEPRECATED_ARGUMENTS_IN_6.items():
-        for block in re.finditer(rf'resource\s+"{kind}"\s+"[^"]+"\s*{{(.*?)\n}}', text, re.S):
-            for argument in arguments:
-                if re.search(rf"^\s*{argument}\s*(=|{{)", block.group(1), re.M):
-                    found.append(f"{kind}.{argument}")
+    """Every use of a deprecated attribute: as a reference, or as an argument of such a block."""
+    found = []
+    for (mode, kind), attributes in DEPRECATED_IN_6.items():
+        prefix = r"\bdata\." if mode == "data" else r"(?<![\w.])"
+        for attribute in attributes:
+            reference = rf"{prefix}{kind}\.[\w-]+(\[[^\]]*\])?\.{attribute}\b"
+            if re.search(reference, text):
+                found.append(f"{mode}.{kind}.{attribute}")
+        for block in re.finditer(rf'^{mode}\s+"{kind}"\s+"[^"]+"\s*{{(.*?)^}}', text, re.S | re.M):
+            for attribute in attributes:
+                if re.search(rf"^\s*{attribute}\s*(=|{{)", block.group(1), re.M):
+                    found.append(f"{mode} {kind} {{ {attribute} }}")
+    found += [
+        t for t in DEPRECATED_TYPES_IN_6 if re.search(rf'^(resource|data)\s+"{t}"', text, re.M)
+    ]
     return found
 
 
@@ -66,7 +107,12 @@ def test_deprecation_check_catches_what_6x_deprecates() -> None:
     assert deprecated_references('x = "${data.aws_region.current.name}"')
     assert deprecated_references("x = data.aws_region.this[0].name")
     assert deprecated_references('resource "aws_iam_role" "r" {\n  managed_policy_arns = []\n}')
+    assert deprecated_references(
+        'data "aws_s3_bucket" "b" {\n  bucket = "x"\n}\ny = data.aws_s3_bucket.b.region'
+    )
+    assert deprecated_references('resource "aws_media_store_container" "c" {\n}')
     assert not deprecated_references('region = split(":", data.aws_cloudwatch_event_bus.d.arn)[3]')
+    assert not deprecated_references("x = aws_sqs_queue.buffer[0].name")
 
 
 def test_no_attribute_deprecated_in_provider_6() -> None:
