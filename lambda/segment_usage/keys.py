@@ -45,6 +45,11 @@ def bucket_sk(day: str, shard: int, index: int) -> str:
     return f"D#{day}#{shard}#{index:04d}"
 
 
+def bucket_day(sk: str) -> str:
+    """The day (yyyy-mm-dd) of a ``bucket_sk``."""
+    return sk[2:12]
+
+
 def is_first_bucket(sk: str) -> bool:
     """Whether a bucket key is the first (index 0) of its chain: ``bucket_sk(day, shard, 0)``."""
     return sk.endswith("#0000")

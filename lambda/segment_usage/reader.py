@@ -19,10 +19,10 @@ from .keys import (
     REJECTED_PK,
     ROLLUP_SK,
     VIOLATION_PK,
+    bucket_day,
     catalog_pk,
     user_pk,
 )
-from .ledger import Bucket
 from .rollup import Rollup, buckets_after
 from .segments import Segment, membership
 
@@ -141,7 +141,7 @@ class Reader:
             for item in items:
                 sk = item["sk"]["S"]
                 if sk.startswith("D#"):
-                    self._add_bucket(view, Bucket.from_item(item), window_start)
+                    self._add_bucket(view, item, window_start)
                 elif sk == PROFILE_SK:
                     self._merge_traits(view, item)
                     pending += item.get("l", {}).get("M", {})
@@ -164,10 +164,17 @@ class Reader:
         Reader._add_usage(view, rollup.usage)
 
     @staticmethod
-    def _add_bucket(view: UserView, bucket: Bucket, window_start: dict[int, str]) -> None:
-        view.messages_recorded += len(bucket.hashes)
-        windows = [days for days, start in window_start.items() if bucket.day >= start]
-        Reader._add_usage(view, bucket.usage, windows)
+    def _add_bucket(view: UserView, item: dict[str, Any], window_start: dict[int, str]) -> None:
+        """A day bucket as stored, without building a ledger.Bucket: the view needs only how
+        many digests it holds and its usage triples (this is the loop every read runs)."""
+        if "h" in item:
+            view.messages_recorded += len(item["h"]["BS"])
+        if "u" not in item:
+            return
+        day = bucket_day(item["sk"]["S"])
+        windows = [days for days, start in window_start.items() if day >= start]
+        usage = {name: [int(n["N"]) for n in value["L"]] for name, value in item["u"]["M"].items()}
+        Reader._add_usage(view, usage, windows)
 
     @staticmethod
     def _add_usage(
