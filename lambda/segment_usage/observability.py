@@ -79,10 +79,11 @@ class InvocationSummary:
             self.failures.append({"messageId": mid, "error": (errors or ["unknown"])[0]})
 
     def level(self) -> str:
-        """ERROR when work was not done (a retry follows), WARN when messages were rejected."""
+        """ERROR when work was not done (a retry follows); WARN when messages were rejected, or
+        handed off to the buffer queue because recording failed (they are safe, DynamoDB is not)."""
         if self.counts["failed"]:
             return "ERROR"
-        return "WARN" if self.counts["rejected"] else "INFO"
+        return "WARN" if self.counts["rejected"] or self.counts["buffered"] else "INFO"
 
     def log_line(self, now_ms: int | None = None) -> dict[str, Any]:
         now_ms = int(time.time() * 1000) if now_ms is None else now_ms

@@ -148,3 +148,17 @@ def test_metric_lines_are_info_without_a_configured_level(make_runtime, monkeypa
     lines, _ = emitted(make_runtime(), sm.track("Clicked", user_id="u1"), monkeypatch, None)
     _, *metrics = lines
     assert metrics and {json.loads(m)["level"] for m in metrics} == {"INFO"}
+
+
+def test_a_hand_off_is_a_warning(make_runtime, dynamodb, moto_url, table, monkeypatch) -> None:
+    """Recording failed but the message is safe on the buffer queue: WARN, kept at WARN."""
+    from support.moto_server import boto3_client
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)
+    url = boto3_client("sqs", moto_url).create_queue(QueueName=f"{table}-buffer")["QueueUrl"]
+    runtime = make_runtime(buffer_queue_url=url)
+    with failing(dynamodb, "PutItem"), failing(dynamodb, "UpdateItem"):
+        lines, outcome = emitted(runtime, sm.track("Clicked", user_id="u1"), monkeypatch, "WARN")
+    summary = json.loads(lines[0])
+    assert (summary["level"], summary["buffered"], summary["failed"]) == ("WARN", 1, 0), outcome
+    assert lambda_keeps(lines[0], "WARN") and not lambda_keeps(lines[0], "ERROR")
