@@ -291,3 +291,16 @@ def test_second_plan_changes_nothing_of_the_read_api(applied: dict[str, Any]) ->
         if changed:
             unexplained.append(f"{rc['address']}: {sorted(changed)}")
     assert not unexplained, unexplained
+
+
+def test_the_shipped_package_has_the_read_entry_point() -> None:
+    """The read function runs the module's own handler zip: segment_usage.read_api must be in it
+    (and its bytecode for both runtimes), or every request fails at import. `make package`."""
+    import zipfile
+
+    with zipfile.ZipFile(MODULE / "artifacts" / "handler.zip") as package:
+        names = set(package.namelist())
+    for module in ("read_api", "segments", "reader"):
+        assert f"segment_usage/{module}.py" in names, f"{module}.py missing: run make package"
+        for version in ("312", "313"):
+            assert f"segment_usage/__pycache__/{module}.cpython-{version}.pyc" in names
