@@ -189,6 +189,14 @@ CASES: dict[str, tuple[str, str | None]] = {
         'segment_external_ids = ["ws"]\nlambda = { package_s3 = { bucket = "my-artifacts", key = "su.zip", source_code_hash = "abc" } }',
         "must be the base64-encoded SHA-256 of the zip",
     ),
+    # EventBridge to the function only: no Segment role and no sqs rule, so no buffer queue.
+    "eventbridge_lambda_only": (
+        """
+        segment_lambda_destination = { enabled = false }
+        eventbridge = { enabled = true, segment_source_id = "src123" }
+        """,
+        None,
+    ),
     "valid_everything": (
         f"""
         segment_external_ids = ["ws-1", "src-2"]
@@ -298,7 +306,7 @@ def results(
     roots = {
         "variables": VARIABLES,
         "preconditions": PRECONDITIONS,
-        "valid_everything": ["valid_everything"],
+        "valid_everything": ["valid_everything", "eventbridge_lambda_only"],
     }
     with ThreadPoolExecutor(max_workers=len(roots)) as pool:
         futures = {
@@ -321,13 +329,37 @@ def test_invalid_input_is_rejected(results: dict[str, Any], case: str) -> None:
     assert any(expected in d for d in diagnostics), output
 
 
+def module_of(values: dict[str, Any], case: str) -> dict[str, Any]:
+    (module,) = [
+        m for m in values["root_module"]["child_modules"] if m["address"] == f"module.{case}"
+    ]
+    return module
+
+
+def planned(plan: dict[str, Any], case: str) -> dict[str, Any]:
+    return {
+        r["address"].replace(f"module.{case}.", "module.segment_usage."): r
+        for r in module_of(plan["planned_values"], case)["resources"]
+    }
+
+
+def test_buffer_only_where_something_feeds_it(results: dict[str, Any]) -> None:
+    """Issue 10: the buffer (and the batch function) exists for the Lambda destination's hand-off
+    or for rules with target = sqs; EventBridge straight to the function needs neither."""
+    code, output, plan = results["valid_everything"]
+    assert code == 0, output
+    resources = planned(plan, "eventbridge_lambda_only")
+    assert not [a for a in resources if "buffer" in a or ".batch" in a], sorted(resources)
+    function = resources["module.segment_usage.aws_lambda_function.this"]["values"]
+    (env,) = function["environment"]
+    assert "SEGMENT_USAGE_BUFFER_QUEUE_URL" not in env["variables"]
+    assert "module.segment_usage.aws_lambda_function_event_invoke_config.this[0]" in resources
+
+
 def test_valid_inputs_plan_the_promised_function(results: dict[str, Any]) -> None:
     code, output, plan = results["valid_everything"]
     assert code == 0, output
-    resources = {
-        r["address"].replace("module.valid_everything.", "module.segment_usage."): r
-        for r in plan["planned_values"]["root_module"]["child_modules"][0]["resources"]
-    }
+    resources = planned(plan, "valid_everything")
     function = resources["module.segment_usage.aws_lambda_function.this"]["values"]
     (env,) = function["environment"]
     variables = env["variables"]
@@ -379,7 +411,7 @@ def test_valid_inputs_plan_the_promised_function(results: dict[str, Any]) -> Non
     # never kms:Encrypt or kms:DescribeKey, which nothing calls.
     data = {
         r["address"].split(".", 2)[-1]: r["values"]
-        for r in plan["prior_state"]["values"]["root_module"]["child_modules"][0]["resources"]
+        for r in module_of(plan["prior_state"]["values"], "valid_everything")["resources"]
         if r["mode"] == "data"
     }
     kms = {
