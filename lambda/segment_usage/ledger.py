@@ -173,6 +173,8 @@ class DayPlan:
 
 def plan_day(pk: str, day: str, existing: Iterable[Bucket], messages: Iterable[Message]) -> DayPlan:
     """Decide which messages are new and the bucket writes that record them (one per bucket)."""
+    if isinstance(messages, list) and len(messages) == 1:
+        return _plan_one(pk, day, existing, messages[0])
     seen: set[bytes] = set()
     current: dict[int, Bucket] = {}  # shard -> highest bucket of its chain
     for bucket in existing:
@@ -204,3 +206,25 @@ def plan_day(pk: str, day: str, existing: Iterable[Bucket], messages: Iterable[M
         writes[(shard, bucket.index)].messages.append(message)
         seen.add(message.hash)
     return DayPlan(writes=list(writes.values()), duplicates=duplicates)
+
+
+def _plan_one(pk: str, day: str, existing: Iterable[Bucket], message: Message) -> DayPlan:
+    """``plan_day`` for one message (the direct path, every invocation): the same decision,
+    without the bookkeeping a batch needs."""
+    digest = message.hash
+    shard = day_shard(digest)
+    top: Bucket | None = None
+    for bucket in existing:
+        if digest in bucket.hashes:
+            return DayPlan([], [message])
+        if bucket.shard == shard and (top is None or bucket.index > top.index):
+            top = bucket
+    if top is None or top.is_full():
+        index = top.index + 1 if top is not None else 0
+        if index >= MAX_BUCKETS_PER_CHAIN:
+            raise OverflowError(f"{pk} {day}: more than {MAX_BUCKETS_PER_CHAIN} buckets in a chain")
+        write = BucketWrite(None, Bucket(pk=pk, day=day, shard=shard, index=index), [message])
+    else:
+        write = BucketWrite(top, top.copy(), [message])
+    write.after.add(message)
+    return DayPlan([write], [])

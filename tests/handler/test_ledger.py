@@ -90,3 +90,29 @@ def test_fast_size_equals_documented_size() -> None:
         msg = sm.track(rng.choice(["A", "Bé", "c" * 90]), user_id="u", message_id=f"m{i}")
         bucket.add(Message.from_valid(msg, Trackers(None)))
         assert bucket.size() == item_size(bucket.to_item(bucket.version + 1))
+
+
+def test_one_message_fast_path_decides_exactly_as_the_batch_planner() -> None:
+    """plan_day takes a shortcut for one message (the direct path): same writes, same duplicates,
+    whatever the chains hold (full buckets, several per chain, closed ones)."""
+    rng = random.Random(10)
+    trackers = Trackers.parse(None)
+    for _ in range(60):
+        buckets: dict[str, Bucket] = {}
+        seen: list[Message] = []
+        for i in range(rng.randint(1, 160)):
+            if seen and rng.random() < 0.2:
+                message = rng.choice(seen)  # a redelivery
+            else:
+                name = f"Event {rng.randint(0, 30)} {'y' * rng.randint(0, 90)}"
+                message = Message.from_valid(sm.track(name, user_id="u1"), trackers)
+                seen.append(message)
+            if rng.random() < 0.05 and buckets:
+                rng.choice(list(buckets.values())).closed = True
+            fast = plan_day("U#u1", "2026-11-20", list(buckets.values()), [message])
+            slow = plan_day("U#u1", "2026-11-20", tuple(buckets.values()), (message,))
+            assert [(w.after.sk, w.before is None, w.after.to_item()) for w in fast.writes] == [
+                (w.after.sk, w.before is None, w.after.to_item()) for w in slow.writes
+            ], i
+            assert fast.duplicates == slow.duplicates
+            apply(buckets, fast)
