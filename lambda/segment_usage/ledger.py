@@ -123,7 +123,9 @@ class Bucket:
         """
         if self.closed:
             return True
-        bound = 5 + len(self.pk.encode("utf-8")) + len(self.sk) + 12 + 2 + 1 + 4
+        # len(sk) is len(day) + 9 ("D#", "#<chain>", "#<4 digits>"): not self.sk, whose cached
+        # property costs more than this whole bound.
+        bound = 5 + len(self.pk.encode("utf-8")) + len(self.day) + 9 + 12 + 2 + 1 + 4
         bound += sum(map(len, self.hashes)) + sum(map(len, map(str.encode, self.usage)))
         bound += 34 * len(self.usage)
         return bound > OPEN_LIMIT and self.size() > OPEN_LIMIT
