@@ -129,7 +129,10 @@ class Runtime:
         """Transient failure on the direct or EventBridge path: onto the buffer queue, if it takes
         it (then the invocation succeeds); else still failed, and the caller retries."""
         try:
-            self.handoff.send(item.payload, "; ".join(errors))
+            # A message that failed only to be kept (DynamoDB down) goes as it came: the batched
+            # path validates it again and keeps it then.
+            body = item.payload if item.payload is not None else item.original
+            self.handoff.send(body, "; ".join(errors))
         except (*AWS_ERRORS, ValueError) as error:
             return "failed", [
                 *errors,

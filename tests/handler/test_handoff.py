@@ -9,6 +9,7 @@ import io
 import pytest
 
 from segment_usage.handler import RecordingFailed
+from segment_usage.reader import Reader
 from segment_usage.redrive import redrive
 from support import segment_messages as sm
 from support.delivery import deliver, state
@@ -127,3 +128,19 @@ def test_the_sqs_path_never_hands_off(make_runtime, buffer, dynamodb) -> None:
         (response,) = deliver(runtime, [sm.track("Viewed", user_id="u1")], path="sqs")
     assert len(response["batchItemFailures"]) == 1  # SQS itself redelivers it
     assert queued(sqs, url) == 0
+
+
+def test_a_rejection_that_could_not_be_kept_is_handed_off_and_kept_later(
+    make_runtime, buffer, dynamodb, table
+) -> None:
+    sqs, url = buffer
+    runtime = make_runtime(buffer_queue_url=url)
+    bad_envelope = {"detail-type": "track", "source": "elsewhere", "detail": {}}
+    invalid = sm.track("Clicked", user_id=None, anonymous_id=None)
+    with outage(dynamodb):
+        responses = deliver(runtime, [bad_envelope, invalid])
+    assert [r["status"] for r in responses] == ["buffered", "buffered"]
+    report = drain(make_runtime, sqs, url)
+    assert (report["received"], report["kept"], report["failed"]) == (2, 2, 0)
+    kept = {k["kind"] for k in Reader(dynamodb, table).rejected()}
+    assert kept == {"envelope", "invalid"}
