@@ -214,6 +214,17 @@ def test_read_function_role_url_and_definitions(applied: dict[str, Any], tf_moto
     assert statements["ReadTable"]["Resource"] == table_arn
     assert iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"] == []
 
+    alarms = boto3_client("cloudwatch", tf_moto_url).describe_alarms(
+        AlarmNamePrefix="segment-usage-api-read-"
+    )
+    assert {
+        (a["AlarmName"], a["MetricName"], a["Dimensions"][0]["Value"])
+        for a in alarms["MetricAlarms"]
+    } == {
+        ("segment-usage-api-read-errors", "Errors", "segment-usage-api-read"),
+        ("segment-usage-api-read-throttles", "Throttles", "segment-usage-api-read"),
+    }
+
 
 def test_caller_policy(applied: dict[str, Any], tf_moto_url: str) -> None:
     fn_arn = boto3_client("lambda", tf_moto_url).get_function_configuration(
