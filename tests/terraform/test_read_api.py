@@ -101,11 +101,16 @@ def root(endpoint: str, modules: str, outputs: str = "") -> str:
     return provider + "\n" + modules + outputs
 
 
-@pytest.fixture(scope="module")
-def invalid_plan(terraform_ready: Path, tf_moto_url: str, tmp_path_factory) -> str:
-    where = tmp_path_factory.mktemp("segments-invalid")
+# Checked by variable validations; the rest (each condition's rules, segments.tf) by a resource
+# precondition, which Terraform evaluates only once every variable is valid: a root of their own.
+VALIDATIONS = ["bad_name", "both_groups", "read_api_timeout"]
+PRECONDITIONS = [case for case in INVALID if case not in VALIDATIONS]
+
+
+def _plan(where: Path, endpoint: str, cases: list[str]) -> str:
+    where.mkdir(parents=True)
     (where / "main.tf").write_text(
-        root(tf_moto_url, "\n".join(module_block(n, hcl) for n, (hcl, _) in INVALID.items()))
+        root(endpoint, "\n".join(module_block(n, INVALID[n][0]) for n in cases))
     )
     env = terraform_env()
     run_terraform(["init", "-backend=false", "-input=false", "-no-color"], where, env)
@@ -113,11 +118,24 @@ def invalid_plan(terraform_ready: Path, tf_moto_url: str, tmp_path_factory) -> s
     return proc.stdout + proc.stderr
 
 
+@pytest.fixture(scope="module")
+def invalid_plans(terraform_ready: Path, tf_moto_url: str, tmp_path_factory) -> dict[str, str]:
+    where = tmp_path_factory.mktemp("segments-invalid")
+    return {
+        "validations": _plan(where / "validations", tf_moto_url, VALIDATIONS),
+        "preconditions": _plan(where / "preconditions", tf_moto_url, PRECONDITIONS),
+    }
+
+
 @pytest.mark.parametrize("case", INVALID)
-def test_bad_segments_fail_the_plan_naming_segment_and_field(invalid_plan: str, case: str) -> None:
-    diagnostics = [" ".join(d.split()) for d in invalid_plan.split("Error: ")[1:]]
-    mine = [d for d in diagnostics if f'module "{case}"' in d]
-    assert any(INVALID[case][1] in d for d in mine), invalid_plan
+def test_bad_segments_fail_the_plan_naming_segment_and_field(
+    invalid_plans: dict[str, str], case: str
+) -> None:
+    output = invalid_plans["validations" if case in VALIDATIONS else "preconditions"]
+    diagnostics = [" ".join(d.split()) for d in output.split("Error: ")[1:]]
+    # A validation names the module block; a precondition the module's directory.
+    mine = [d for d in diagnostics if f'module "{case}"' in d or f".terraform/modules/{case}/" in d]
+    assert any(INVALID[case][1] in d for d in mine), output
 
 
 APPLIED = """

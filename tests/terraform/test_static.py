@@ -186,6 +186,9 @@ def test_checkov_modules_has_no_failed_checks() -> None:
         for c in report.get("results", {}).get("failed_checks", [])
     ]
     assert failed == [], "checkov failed checks:\n" + "\n".join(failed)
+    # A file checkov cannot parse is a file it did not check.
+    unparsed = sum(r.get("summary", {}).get("parsing_errors", 0) for r in reports)
+    assert unparsed == 0, f"checkov could not parse {unparsed} file(s) under modules/"
     passed = sum(r.get("summary", {}).get("passed", 0) for r in reports)
     assert passed > 0 or proc.stdout.strip() == "[]"
     # Every skip carries a justification in the code.
