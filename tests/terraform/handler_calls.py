@@ -23,22 +23,32 @@ import contextlib
 import hashlib
 import io
 import itertools
+import json
 import os
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import botocore.session
 
+from segment_usage import rollup
 from segment_usage.config import Settings
 from segment_usage.handler import Runtime
+from segment_usage.keys import user_pk
 from support import segment_messages as sm
 from support.faults import failing, key_startswith
 from support.moto_server import FAKE_CREDENTIALS, boto3_client
 from support.tables import create_table
 
 _names = itertools.count()
+TRANSACT_ACTIONS = {
+    "Put": "PutItem",
+    "Update": "UpdateItem",
+    "Delete": "DeleteItem",
+    "ConditionCheck": "ConditionCheckItem",
+}
 PLAN = '{"track": {"Signed Up": {"properties": {"plan": {"type": "string"}}}}}'
 
 
@@ -47,6 +57,7 @@ class Recorded:
     """IAM action -> the resources (TableName, QueueUrl) it was called on."""
 
     calls: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    transactions: int = 0  # TransactWriteItems calls, recorded as the actions of their entries
 
     def actions(self, prefix: str) -> set[str]:
         return {a for a in self.calls if a.startswith(prefix + ":")}
@@ -61,17 +72,22 @@ def recording(into: Recorded) -> Iterator[list[Any]]:
     def hook(model: Any, params: dict[str, Any], **_: Any) -> None:
         action = f"{model.service_model.signing_name}:{model.name}"
         body = params.get("body")
-        resource = ""
+        request: dict[str, Any] = {}
         if isinstance(body, (bytes, str)) and body:
-            import json
-
             try:
                 request = json.loads(body)
             except ValueError:
                 request = {}
-            resource = request.get("TableName") or request.get("QueueUrl") or ""
-            if not resource and "RequestItems" in request:
-                resource = ",".join(sorted(request["RequestItems"]))
+        if model.name == "TransactWriteItems":
+            # IAM authorises each entry as its own action: Put as dynamodb:PutItem, and so on.
+            into.transactions += 1
+            for entry in request.get("TransactItems", []):
+                ((kind, body_of_entry),) = entry.items()
+                into.calls[f"dynamodb:{TRANSACT_ACTIONS[kind]}"].add(body_of_entry["TableName"])
+            return
+        resource = request.get("TableName") or request.get("QueueUrl") or ""
+        if not resource and "RequestItems" in request:
+            resource = ",".join(sorted(request["RequestItems"]))
         into.calls[action].add(resource)
 
     def create_client(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -114,6 +130,15 @@ def _lose_a_race(client: Any, run: Any) -> None:
     ) as failed:
         run()
     assert failed["failed"] == 1, "the lost race was not provoked"
+
+
+def _user_on_check_day(today: date) -> str:
+    """A user id whose partition has its rollup check day today (rollup.is_check_day)."""
+    return next(
+        uid
+        for uid in (f"iam-late-{i}" for i in range(100))
+        if rollup.is_check_day(user_pk(uid), today)
+    )
 
 
 def recorded_runs(moto_url: str) -> dict[str, Any]:
@@ -182,6 +207,13 @@ def _run(
                 runtime.handle(sm.eventbridge_event(dict(m, messageId=m["messageId"] + "-eb")))
             client = _client_of(created, "dynamodb")
             _lose_a_race(client, lambda: runtime.handle(sm.track("Raced", user_id=users[2])))
+            # Two months late: the late path (one transaction: bucket, rollup, catalog). Then a
+            # message of today, on that user's check day, opens a chain: the compaction runs.
+            old = _user_on_check_day(rollup.utc_today())
+            months_ago = datetime.combine(rollup.utc_today(), time(9), UTC) - timedelta(days=60)
+            runtime.handle(sm.track("Imported", user_id=old, at=months_ago))
+            runtime.handle(sm.track("Imported", user_id=old, at=months_ago + timedelta(days=60)))
+            assert runtime.recorder.compactor.compactions == 1, "the compaction did not run"
             # A transient write failure: the direct path hands the message off to the buffer.
             with failing(client, "PutItem", when=key_startswith("sk", "D#")):
                 runtime.handle(sm.track("Exported", user_id=users[1]))

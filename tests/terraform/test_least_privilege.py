@@ -28,6 +28,8 @@ def test_recording_sees_every_path(handler_calls: dict[str, Any]) -> None:
         } <= actions
         for action in actions:
             assert recorded.calls[action] <= {table}, (action, recorded.calls[action])
+    # The late path's transaction ran, and was recorded as the Put and Update it holds.
+    assert direct.transactions >= 1
     # The direct path hands off to the buffer queue, and sends nowhere else.
     assert direct.actions("sqs") == {"sqs:SendMessage"}
     assert direct.calls["sqs:SendMessage"] == {queue_url}
