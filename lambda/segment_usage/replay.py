@@ -73,7 +73,7 @@ class Result:
     messageId: str | None  # the JSON output's field name
     kind: str
     at: str
-    outcome: str  # would record | recorded | duplicate | still rejected | failed
+    outcome: str  # would record | would retry | recorded | duplicate | still rejected | failed
     reasons: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -114,10 +114,12 @@ def _dry(runtime: Runtime, kept: Kept) -> Result:
         if not errors and runtime.plan and runtime.settings.tracking_plan_mode == "block":
             errors = runtime.plan.violations(item.payload)
         reasons += errors
-    outcome = "still rejected" if reasons else "would record"
-    if kept.kind == "unrecordable" and not reasons:
-        reasons = [f"(last time) {r}" for r in kept.reasons]  # only a real run can tell
-    return Result(kept.message_id, kept.kind, kept.at, outcome, reasons)
+    if reasons:
+        return Result(kept.message_id, kept.kind, kept.at, "still rejected", reasons)
+    if kept.kind == "unrecordable":  # valid, but the table refused it: only a real run can tell
+        last = [f"last time: {r}" for r in kept.reasons]
+        return Result(kept.message_id, kept.kind, kept.at, "would retry", last)
+    return Result(kept.message_id, kept.kind, kept.at, "would record")
 
 
 def _apply(runtime: Runtime, kept: Kept) -> Result:

@@ -125,3 +125,20 @@ def test_redrive_moves_a_dlq_through_the_handler(cli_env, moto_url, dynamodb, ta
     assert state(dynamodb, table, ["u1"])["users"]["u1"]["usage"]["exported"]["count"] == 12
     assert [k["kind"] for k in Reader(dynamodb, table).rejected()] == ["envelope"]
     assert run("redrive", "--queue", url)[1]["received"] == 0
+
+
+def test_unrecordable_messages_replay_once_the_table_takes_them(
+    cli_env, make_runtime, dynamodb, table
+) -> None:
+    from support.faults import failing, key_startswith
+
+    runtime = make_runtime()
+    msg = sm.track("Exported", user_id="u1")
+    with failing(dynamodb, "PutItem", code="ValidationException", when=key_startswith("sk", "D#")):
+        assert deliver(runtime, [msg])[0]["status"] == "rejected"
+    (dry,) = run("replay", "--kind", "unrecordable")[1]["results"]
+    assert dry["outcome"] == "would retry" and dry["reasons"][0].startswith("last time: DynamoDB")
+    (applied,) = run("replay", "--kind", "unrecordable", "--apply")[1]["results"]
+    assert applied["outcome"] == "recorded"
+    assert Reader(dynamodb, table).rejected() == []
+    assert state(dynamodb, table, ["u1"])["users"]["u1"]["usage"]["exported"]["count"] == 1
