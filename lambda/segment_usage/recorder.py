@@ -82,10 +82,13 @@ class Recorder:
     def record(self, messages: list[Message]) -> list[Outcome]:
         """Outcomes in the order of ``messages`` (the same messageId may appear more than once)."""
         outcomes: list[Outcome | None] = [None] * len(messages)
-        self._apply_effects(messages, outcomes)
+        today = self.clock()
+        opened = [not is_closed(m.day, today) for m in messages]  # closed days: late.py
+        catalog_keys = self._catalog_keys(messages, opened)
+        effects = self._effect_keys(messages)
+        heads = self._read_heads(messages, opened, catalog_keys, effects)
+        self._apply_effects(messages, outcomes, effects, heads)
         self._record_closed_days(messages, outcomes)
-        catalog_keys = self._catalog_keys(messages, outcomes)
-        heads = self._read_heads(messages, outcomes, catalog_keys)
         buckets_of = self._commit_days(messages, outcomes, heads)
         self._count_in_catalog(messages, outcomes, buckets_of, catalog_keys, heads)
         if heads is not None:  # chains this invocation opened: their partitions may be due a fold
@@ -108,27 +111,36 @@ class Recorder:
                 outcomes[i] = Outcome(status, error)
 
     @staticmethod
-    def _catalog_keys(
-        messages: list[Message], outcomes: list[Outcome | None]
-    ) -> dict[tuple[str, str], Key]:
+    def _catalog_keys(messages: list[Message], opened: list[bool]) -> dict[tuple[str, str], Key]:
         """Catalog name -> the shard item this invocation adds to (its first message's shard)."""
         keys: dict[tuple[str, str], Key] = {}
         for i, message in enumerate(messages):
             name = message.catalog
-            if name is not None and outcomes[i] is None and name not in keys:
+            if name is not None and opened[i] and name not in keys:
                 keys[name] = (catalog_pk(catalog_shard(message.hash)), catalog_sk(*name))
         return keys
+
+    @staticmethod
+    def _effect_keys(messages: list[Message]) -> dict[Key, list[int]]:
+        """Profile or group item -> the messages that change it (step 1)."""
+        by_key: dict[Key, list[int]] = defaultdict(list)
+        for i, message in enumerate(messages):
+            for key in profiles.effect_keys(message):
+                by_key[key].append(i)
+        return by_key
 
     def _read_heads(
         self,
         messages: list[Message],
-        outcomes: list[Outcome | None],
+        opened: list[bool],
         catalog_keys: dict[tuple[str, str], Key],
+        effects: dict[Key, list[int]],
     ) -> dict[Key, dict[str, Any]] | None:
-        """One BatchGetItem: the first bucket of each chain in play and the catalog items."""
-        keys: list[Key] = []
+        """One BatchGetItem for the whole invocation: the profiles and groups step 1 merges into,
+        the first bucket of each chain in play, and the catalog items."""
+        keys: list[Key] = list(effects)
         for i, message in enumerate(messages):
-            if outcomes[i] is None:
+            if opened[i]:
                 shard = day_shard(message.hash)
                 keys.append((user_pk(message.subject), bucket_sk(message.day, shard, 0)))
         keys += catalog_keys.values()
@@ -156,15 +168,17 @@ class Recorder:
         return buckets
 
     # -- step 1 ------------------------------------------------------------------------------
-    def _apply_effects(self, messages: list[Message], outcomes: list[Outcome | None]) -> None:
-        by_key: dict[tuple[str, str], list[int]] = defaultdict(list)
-        for i, message in enumerate(messages):
-            for key in profiles.effect_keys(message):
-                by_key[key].append(i)
+    def _apply_effects(
+        self,
+        messages: list[Message],
+        outcomes: list[Outcome | None],
+        by_key: dict[Key, list[int]],
+        read: dict[Key, dict[str, Any]] | None,
+    ) -> None:
         if not by_key:
             return
-        try:
-            stored = self.store.batch_get(by_key)
+        try:  # read with the chain heads; read again only if that batch read failed
+            stored = read if read is not None else self.store.batch_get(by_key)
         except AWS_ERRORS as error:
             for indexes in by_key.values():
                 for i in indexes:
