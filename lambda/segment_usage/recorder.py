@@ -8,8 +8,9 @@
    invocation, so a batch adds up into one item per name). If it fails, those messages are taken
    back out of their buckets and reported failed, so a retry redoes both.
 
-Reads: one BatchGetItem per invocation fetches the first bucket of every chain the messages fall
-in and the catalog items they add to; only a chain whose first bucket is full needs a Query.
+Reads: one BatchGetItem per invocation fetches the profiles and groups of step 1, the first bucket
+of every chain the messages fall in and the catalog items they add to; only a chain whose first
+bucket is full needs a Query (and a lost race a fresh read of its user-day).
 
 Errors (``errors.py``): a transient one (throttling, 5xx, timeout, lost races) reports the messages
 it touched ``failed`` (retried: batchItemFailures, the buffer queue, or the caller); a permanent one
