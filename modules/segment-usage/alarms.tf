@@ -1,83 +1,125 @@
+# Every alarm but the metric-math one below is one instance of aws_cloudwatch_metric_alarm.this, named
+# "<name>-<environment>-<key>": the key and what the alarm watches are defined here, in one map.
 locals {
   alarm_actions = var.alarms.sns_topic_arn == null ? [] : [var.alarms.sns_topic_arn]
 
-  dlq_alarms = var.alarms.enabled ? merge(
-    local.eventbridge_enabled ? { events-dlq = aws_sqs_queue.events_dlq[0].name } : {},
-    local.buffer_enabled ? { buffer-dlq = aws_sqs_queue.buffer_dlq[0].name } : {},
-    local.lambda_failures_enabled ? { lambda-failures = aws_sqs_queue.lambda_failures[0].name } : {},
-  ) : {}
+  # Functions whose errors and throttles are alarmed: alarm key prefix -> function, and what to do.
+  alarmed_functions = merge(
+    {
+      lambda = {
+        name      = local.function_name
+        errors    = "The handler raised (Segment and EventBridge retry; check the log group)"
+        throttles = "The handler was throttled (raise reserved concurrency or the account limit)"
+      }
+    },
+    local.buffer_enabled ? {
+      batch = {
+        name      = local.batch_function_name
+        errors    = "The batch function raised (the batch is retried, then goes to the buffer DLQ)"
+        throttles = "The batch function was throttled (lower sqs_buffer.maximum_concurrency or raise the account limit)"
+      }
+    } : {},
+    local.read_api_enabled ? {
+      read = {
+        name      = local.read_api_function_name
+        errors    = "The read API function raised (callers got a 502; check its log group)"
+        throttles = "The read API function was throttled (callers got a 429)"
+      }
+    } : {},
+  )
 
-  lambda_alarms = var.alarms.enabled ? {
-    errors = {
-      metric    = "Errors"
-      threshold = var.alarms.errors_threshold
-      text      = "The handler raised (Segment and EventBridge retry; check the log group)"
-    }
-    throttles = {
-      metric    = "Throttles"
-      threshold = 1
-      text      = "The handler was throttled (raise reserved concurrency or the account limit)"
-    }
-  } : {}
-
-  # EventBridge invokes the function asynchronously: Lambda can drop an event (too old, or retries
-  # used up) and can fail to put a failed one on the on-failure queue. Neither raises anywhere else.
-  async_alarms = var.alarms.enabled && local.lambda_failures_enabled ? {
-    async-events-dropped = {
-      metric = "AsyncEventsDropped"
-      text   = "Lambda dropped asynchronous (EventBridge) events without running the handler to completion"
-    }
-    destination-delivery-failures = {
-      metric = "DestinationDeliveryFailures"
-      text   = "Lambda could not send failed asynchronous (EventBridge) events to the on-failure queue"
-    }
-  } : {}
+  dlq_names = merge(
+    local.eventbridge_enabled ? { events-dlq = local.queue_names.events_dlq } : {},
+    local.buffer_enabled ? { buffer-dlq = local.queue_names.buffer_dlq } : {},
+    local.lambda_failures_enabled ? { lambda-failures = local.queue_names.lambda_failures } : {},
+  )
 
   # Rules that are meant to deliver: alarm when their targets fail for good.
   enabled_rules = var.alarms.enabled ? { for key, rule in local.rules : key => rule if rule.enabled } : {}
+
+  # One shape for every definition (defaults filled in, dimensions as a map), so each part below is
+  # a map of one object type and the conditionals and merges type-check.
+  alarm_defaults = { statistic = "Sum", period = var.alarms.period_seconds, comparison = "GreaterThanOrEqualToThreshold" }
+  alarm_definitions = merge(
+    merge([for key, fn in local.alarmed_functions : {
+      "${key}-errors"    = { namespace = "AWS/Lambda", metric = "Errors", dimensions = tomap({ FunctionName = fn.name }), threshold = var.alarms.errors_threshold, text = "${fn.errors}: ${fn.name}" }
+      "${key}-throttles" = { namespace = "AWS/Lambda", metric = "Throttles", dimensions = tomap({ FunctionName = fn.name }), threshold = 1, text = "${fn.throttles}: ${fn.name}" }
+    }]...),
+    # EventBridge invokes the function asynchronously: Lambda can drop an event (too old, or retries
+    # used up) and can fail to put a failed one on the on-failure queue. Neither raises anywhere else.
+    { for key, metric in { lambda-async-events-dropped = "AsyncEventsDropped", lambda-destination-delivery-failures = "DestinationDeliveryFailures" } : key => {
+      namespace                                        = "AWS/Lambda", metric = metric, dimensions = tomap({ FunctionName = local.function_name }), threshold = 1
+      text                                             = metric == "AsyncEventsDropped" ? "Lambda dropped asynchronous (EventBridge) events without running the handler to completion: ${local.function_name}" : "Lambda could not send failed asynchronous (EventBridge) events to the on-failure queue: ${local.function_name}"
+    } if local.lambda_failures_enabled },
+    # Messages waiting too long: the batch function cannot keep up, or fails on them until the
+    # redrive policy moves them to the DLQ.
+    { for key in ["batch-buffer-age"] : key => {
+      namespace = "AWS/SQS", metric = "ApproximateAgeOfOldestMessage", dimensions = tomap({ QueueName = local.queue_names.buffer })
+      statistic = "Maximum", threshold = var.alarms.buffer_age_threshold_seconds
+      text      = "The oldest buffered message waits longer than ${var.alarms.buffer_age_threshold_seconds} s (the batch function falls behind or keeps failing): ${local.batch_function_name}"
+    } if local.buffer_enabled },
+    { for key, name in local.dlq_names : "${key}-not-empty" => {
+      namespace = "AWS/SQS", metric = "ApproximateNumberOfMessagesVisible", dimensions = tomap({ QueueName = name })
+      statistic = "Maximum", period = 300, threshold = 0, comparison = "GreaterThanThreshold"
+      text      = "Messages are waiting in the dead-letter queue ${name}: inspect and redrive them"
+    } },
+    # Metrics of rules on a custom (here: partner) bus carry both EventBusName and RuleName.
+    { for key, _ in local.enabled_rules : "rule-${key}-failed-invocations" => {
+      namespace  = "AWS/Events", metric = "FailedInvocations", threshold = 1
+      dimensions = tomap({ EventBusName = local.segment_source_name, RuleName = local.rule_names[key] })
+      text       = "EventBridge rule ${local.rule_names[key]} failed to deliver to a target for good (see the events DLQ)"
+    } },
+  )
+  metric_alarms = var.alarms.enabled ? { for key, a in local.alarm_definitions : key => merge(local.alarm_defaults, a) } : {}
 }
 
-resource "aws_cloudwatch_metric_alarm" "lambda_async" {
-  for_each = local.async_alarms
+resource "aws_cloudwatch_metric_alarm" "this" {
+  for_each = local.metric_alarms
 
-  alarm_name          = "${local.prefix}-lambda-${each.key}"
-  alarm_description   = "${each.value.text}: ${local.function_name}"
-  namespace           = "AWS/Lambda"
+  alarm_name          = "${local.prefix}-${each.key}"
+  alarm_description   = each.value.text
+  namespace           = each.value.namespace
   metric_name         = each.value.metric
-  dimensions          = { FunctionName = local.function_name }
-  statistic           = "Sum"
-  period              = var.alarms.period_seconds
+  dimensions          = each.value.dimensions
+  statistic           = each.value.statistic
+  period              = each.value.period
   evaluation_periods  = 1
-  threshold           = 1
-  comparison_operator = "GreaterThanOrEqualToThreshold"
+  threshold           = each.value.threshold
+  comparison_operator = each.value.comparison
   treat_missing_data  = "notBreaching"
   alarm_actions       = local.alarm_actions
   ok_actions          = local.alarm_actions
 
   tags = local.tags
+
+  # Rules and queues are named before they exist: wait for them, so no alarm watches nothing.
+  depends_on = [aws_cloudwatch_event_rule.this, aws_sqs_queue.events_dlq, aws_sqs_queue.buffer_dlq, aws_sqs_queue.lambda_failures]
 }
 
-# Metrics of rules on a custom (here: partner) bus carry both EventBusName and RuleName.
-resource "aws_cloudwatch_metric_alarm" "rule_failed_invocations" {
-  for_each = local.enabled_rules
+# The alarms of v0.1, kept (not recreated) on upgrade.
+moved {
+  from = aws_cloudwatch_metric_alarm.lambda["errors"]
+  to   = aws_cloudwatch_metric_alarm.this["lambda-errors"]
+}
 
-  alarm_name          = "${local.prefix}-rule-${each.key}-failed-invocations"
-  alarm_description   = "EventBridge rule ${local.rule_names[each.key]} failed to deliver to a target for good (see the events DLQ)"
-  namespace           = "AWS/Events"
-  metric_name         = "FailedInvocations"
-  dimensions          = { EventBusName = local.segment_source_name, RuleName = local.rule_names[each.key] }
-  statistic           = "Sum"
-  period              = var.alarms.period_seconds
-  evaluation_periods  = 1
-  threshold           = 1
-  comparison_operator = "GreaterThanOrEqualToThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
+moved {
+  from = aws_cloudwatch_metric_alarm.lambda["throttles"]
+  to   = aws_cloudwatch_metric_alarm.this["lambda-throttles"]
+}
 
-  tags = local.tags
+moved {
+  from = aws_cloudwatch_metric_alarm.dlq["events-dlq"]
+  to   = aws_cloudwatch_metric_alarm.this["events-dlq-not-empty"]
+}
 
-  depends_on = [aws_cloudwatch_event_rule.this]
+moved {
+  from = aws_cloudwatch_metric_alarm.dlq["buffer-dlq"]
+  to   = aws_cloudwatch_metric_alarm.this["buffer-dlq-not-empty"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.dlq["lambda-failures"]
+  to   = aws_cloudwatch_metric_alarm.this["lambda-failures-not-empty"]
 }
 
 # Segment delivers (AWS/Events "Events": partner events ingested, by EventSourceName) while no rule
@@ -131,44 +173,4 @@ resource "aws_cloudwatch_metric_alarm" "rules_match_nothing" {
   tags = local.tags
 
   depends_on = [aws_cloudwatch_event_rule.this]
-}
-
-resource "aws_cloudwatch_metric_alarm" "lambda" {
-  for_each = local.lambda_alarms
-
-  alarm_name          = "${local.prefix}-lambda-${each.key}"
-  alarm_description   = "${each.value.text}: ${local.function_name}"
-  namespace           = "AWS/Lambda"
-  metric_name         = each.value.metric
-  dimensions          = { FunctionName = local.function_name }
-  statistic           = "Sum"
-  period              = var.alarms.period_seconds
-  evaluation_periods  = 1
-  threshold           = each.value.threshold
-  comparison_operator = "GreaterThanOrEqualToThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
-
-  tags = local.tags
-}
-
-resource "aws_cloudwatch_metric_alarm" "dlq" {
-  for_each = local.dlq_alarms
-
-  alarm_name          = "${local.prefix}-${each.key}-not-empty"
-  alarm_description   = "Messages are waiting in the dead-letter queue ${each.value}: inspect and redrive them"
-  namespace           = "AWS/SQS"
-  metric_name         = "ApproximateNumberOfMessagesVisible"
-  dimensions          = { QueueName = each.value }
-  statistic           = "Maximum"
-  period              = 300
-  evaluation_periods  = 1
-  threshold           = 0
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
-
-  tags = local.tags
 }

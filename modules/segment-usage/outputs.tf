@@ -176,11 +176,7 @@ output "event_source_mapping_uuid" {
 output "alarm_arns" {
   description = "CloudWatch alarm ARNs by name."
   value = merge(
-    { for key, alarm in aws_cloudwatch_metric_alarm.lambda : alarm.alarm_name => alarm.arn },
-    { for key, alarm in aws_cloudwatch_metric_alarm.dlq : alarm.alarm_name => alarm.arn },
-    { for key, alarm in aws_cloudwatch_metric_alarm.batch : alarm.alarm_name => alarm.arn },
-    { for key, alarm in aws_cloudwatch_metric_alarm.lambda_async : alarm.alarm_name => alarm.arn },
-    { for key, alarm in aws_cloudwatch_metric_alarm.rule_failed_invocations : alarm.alarm_name => alarm.arn },
+    { for key, alarm in aws_cloudwatch_metric_alarm.this : alarm.alarm_name => alarm.arn },
     { for key, alarm in aws_cloudwatch_metric_alarm.rules_match_nothing : alarm.alarm_name => alarm.arn },
   )
 }

@@ -184,28 +184,3 @@ data "aws_iam_policy_document" "read_api_caller" {
     }
   }
 }
-
-# Errors (the function raised: callers got a 502) and throttles of the read function, like the
-# handler's. DynamoDB failures it answers itself (503/500) are logged at ERROR, not raised.
-resource "aws_cloudwatch_metric_alarm" "read_api" {
-  for_each = var.alarms.enabled && local.read_api_enabled ? {
-    errors    = { metric = "Errors", threshold = var.alarms.errors_threshold, text = "The read API function raised (callers got a 502; check its log group)" }
-    throttles = { metric = "Throttles", threshold = 1, text = "The read API function was throttled (callers got a 429)" }
-  } : {}
-
-  alarm_name          = "${local.read_api_function_name}-${each.key}"
-  alarm_description   = "${each.value.text}: ${local.read_api_function_name}"
-  namespace           = "AWS/Lambda"
-  metric_name         = each.value.metric
-  dimensions          = { FunctionName = local.read_api_function_name }
-  statistic           = "Sum"
-  period              = var.alarms.period_seconds
-  evaluation_periods  = 1
-  threshold           = each.value.threshold
-  comparison_operator = "GreaterThanOrEqualToThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
-
-  tags = local.tags
-}
