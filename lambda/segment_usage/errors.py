@@ -69,3 +69,10 @@ def error_text(error: BaseException) -> str:
     if isinstance(error, ClientError):
         return f"DynamoDB {error.operation_name}: {error.response['Error'].get('Code')}"
     return f"{type(error).__name__}: {error}"
+
+
+def classify(error: BaseException, prefix: str = "") -> tuple[str, str]:
+    """("unrecordable", the limit it hit) for a permanent error, else ("failed", what failed)."""
+    if is_permanent(error):
+        return "unrecordable", prefix + permanent_reason(error)
+    return "failed", prefix + error_text(error)

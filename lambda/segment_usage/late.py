@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from typing import Any
 
-from .errors import AWS_ERRORS, error_text, is_permanent, permanent_reason
+from .errors import AWS_ERRORS, classify
 from .keys import ROLLUP_SK, catalog_pk, catalog_shard, catalog_sk, user_pk
 from .ledger import BucketWrite, plan_day
 from .messages import Message
@@ -75,11 +75,7 @@ class LateRecorder:
             try:
                 self._commit_day(pk, day, messages, indexes, results)
             except AWS_ERRORS as error:
-                failure: Result = (
-                    ("unrecordable", permanent_reason(error))
-                    if is_permanent(error)
-                    else ("failed", error_text(error))
-                )
+                failure = classify(error)
                 for i in indexes:
                     if results[i] is None:
                         results[i] = failure

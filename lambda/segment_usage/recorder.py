@@ -29,7 +29,7 @@ from datetime import date
 from typing import Any
 
 from . import profiles, rollup
-from .errors import AWS_ERRORS, error_text, is_permanent, permanent_reason
+from .errors import AWS_ERRORS, classify, error_text
 from .keys import (
     bucket_sk,
     catalog_pk,
@@ -66,9 +66,7 @@ class Outcome:
 
 
 def _failure(error: BaseException, prefix: str = "") -> Outcome:
-    if is_permanent(error):
-        return Outcome("unrecordable", prefix + permanent_reason(error))
-    return Outcome("failed", prefix + error_text(error))
+    return Outcome(*classify(error, prefix))
 
 
 class Recorder:
