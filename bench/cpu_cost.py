@@ -17,6 +17,7 @@ import statistics
 import time
 from typing import Any
 
+import writer_today  # noqa: F401  (pins the writer's today: see that module)
 from segment_usage.config import Settings
 from segment_usage.envelopes import unwrap
 from segment_usage.handler import Runtime

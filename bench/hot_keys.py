@@ -16,6 +16,8 @@ import os
 import time
 from typing import Any
 
+import writer_today  # noqa: F401  (pins the writer's today: see that module)
+
 PARTITION_WCU_PER_S = 1000
 
 

@@ -29,6 +29,7 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import writer_today  # noqa: F401  (pins the writer's today: see that module)
 from segment_usage.config import Settings
 from segment_usage.handler import Runtime
 from segment_usage.item_size import item_size, read_units

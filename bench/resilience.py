@@ -20,6 +20,8 @@ import os
 import time
 from typing import Any
 
+import writer_today  # noqa: F401  (pins the writer's today: see that module)
+
 CONTAINERS = 24
 PER_CONTAINER = 20
 

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import writer_today  # noqa: F401  (pins the writer's today: see that module)
 from baselines import plain_counter, powertools_counter
 from lambda_context import LambdaContext
 from meter import WriteMeter

@@ -23,6 +23,7 @@ import build_package
 
 ARTIFACTS = build_package.ARTIFACTS
 LIMIT_BYTES = 1_000_000  # the issue's "1 MB", read strictly
+LAMBDA_ZIP_LIMIT_BYTES = 50 * 1024 * 1024  # a zip uploaded directly to Lambda
 
 
 def test_committed_artifacts_match_a_rebuild_from_source(tmp_path: Path) -> None:
@@ -156,7 +157,8 @@ def test_own_bundle_runs_in_a_clean_python312(dynamodb: object, table: str, moto
     """Bring your own build: one zip, no layer, on CPython 3.12 with only boto3."""
     lambda_runtime.require_runtime("python3.12")
     bundle = build_package.build("x86_64", "python3.12", out=tmp_path / "bundle.zip")
-    assert bundle.stat().st_size <= LIMIT_BYTES
+    # Not shipped (the 1 MB goal is for the module's artifacts): Lambda's own limit applies.
+    assert bundle.stat().st_size <= LAMBDA_ZIP_LIMIT_BYTES
     task = lambda_runtime.unpack(bundle, tmp_path / "task")
     opt = tmp_path / "opt"  # no layer
     opt.mkdir()

@@ -63,6 +63,8 @@ class UserView:
     groups: dict[str, dict[str, Any]]
     messages_recorded: int
     segments: dict[str, bool] = field(default_factory=dict)  # evaluated on read (segments.py)
+    # group id -> trait -> (ts_ms, canonical JSON): latest wins across linked partitions too
+    group_versions: dict[str, dict[str, tuple[int, str]]] = field(default_factory=dict)
 
     @property
     def found(self) -> bool:
@@ -143,15 +145,12 @@ class Reader:
                 if sk.startswith("D#"):
                     self._add_bucket(view, item, window_start)
                 elif sk == PROFILE_SK:
-                    self._merge_traits(view, item)
+                    self._merge_latest(view.traits, view.trait_versions, item)
                     pending += item.get("l", {}).get("M", {})
                 elif sk.startswith("G#"):
                     gid = item["group_id"]["S"]
-                    traits = {
-                        k: json.loads(v["L"][0]["S"])
-                        for k, v in item.get("t", {}).get("M", {}).items()
-                    }
-                    view.groups.setdefault(gid, {}).update(traits)
+                    versions = view.group_versions.setdefault(gid, {})
+                    self._merge_latest(view.groups.setdefault(gid, {}), versions, item)
         view.linked_ids.sort()
         if self.segments:
             view.segments = membership(self.segments, view.usage, view.traits, now)
@@ -191,12 +190,17 @@ class Reader:
                 trait.windows[days] += count
 
     @staticmethod
-    def _merge_traits(view: UserView, item: dict[str, Any]) -> None:
+    def _merge_latest(
+        traits: dict[str, Any], versions: dict[str, tuple[int, str]], item: dict[str, Any]
+    ) -> None:
+        """Merge a profile's or a group's traits (``t``: name -> [json, ts_ms]) from one of the
+        user's partitions: the latest timestamp wins, the larger JSON on a tie, as on the write
+        side (profiles.py), so the order the linked partitions are read in never matters."""
         for name, value in item.get("t", {}).get("M", {}).items():
             text, ts = value["L"][0]["S"], int(value["L"][1]["N"])
-            if (ts, text) > view.trait_versions.get(name, (-1, "")):
-                view.traits[name] = json.loads(text)
-                view.trait_versions[name] = (ts, text)
+            if (ts, text) > versions.get(name, (-1, "")):
+                traits[name] = json.loads(text)
+                versions[name] = (ts, text)
 
     def events(self) -> list[dict[str, Any]]:
         """The event catalog: every event, page and screen name seen, most frequent first.

@@ -192,3 +192,31 @@ def test_sqs_batch_with_the_same_message_twice(make_runtime, dynamodb, table) ->
     )
     assert response == {"batchItemFailures": []}
     assert state(dynamodb, table, ["u1"])["users"]["u1"]["usage"]["clicked"]["count"] == 2
+
+
+@pytest.mark.parametrize("first", ["a1", "a2"])
+def test_a_group_set_from_two_linked_ids_at_once_reads_the_same_either_way(
+    first, make_runtime, dynamodb, table
+) -> None:
+    """Found by the redelivery property: two anonymous ids set one group's trait with the same
+    timestamp, then both are linked to one user. The view must not depend on the order the linked
+    partitions are read in (latest timestamp wins, the larger JSON on a tie, as on the write side)."""
+    at = sm.BASE_TIME
+    groups = {
+        "a1": sm.group("g1", {"tier": 0}, anonymous_id="a1", at=at),
+        "a2": sm.group("g1", {"tier": 2}, anonymous_id="a2", at=at),
+    }
+    second = "a2" if first == "a1" else "a1"
+    runtime = make_runtime()
+    deliver(
+        runtime,
+        [
+            groups[first],
+            groups[second],
+            sm.identify({}, user_id="u2", anonymous_id=first, at=at),
+            sm.identify({}, user_id="u2", anonymous_id=second, at=at),
+        ],
+    )
+    view = state(dynamodb, table, ["u2"])["users"]["u2"]
+    assert view["linkedIds"] == ["a1", "a2"]
+    assert view["groups"] == {"g1": {"tier": 2}}
