@@ -17,7 +17,7 @@ variable "segment_source_id" {
 }
 
 variable "lambda_package_path" {
-  description = "Zip built by `make package` (null: the module's default under dist/)."
+  description = "Your own self-contained zip (`make bundle`); null deploys the artifacts the module ships."
   type        = string
   default     = null
 }

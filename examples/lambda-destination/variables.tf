@@ -17,7 +17,7 @@ variable "segment_external_ids" {
 }
 
 variable "lambda_package_path" {
-  description = "Zip built by `make package ARCH=arm64 RUNTIME=python3.13` (null: the module's default under dist/)."
+  description = "Your own self-contained zip (`make bundle`); null deploys the artifacts the module ships."
   type        = string
   default     = null
 }

@@ -21,7 +21,7 @@ variable "environment" {
 }
 
 variable "lambda_package_path" {
-  description = "Path of the zip built by `make package` / lambda/build_package.py (null: the module's default under dist/)."
+  description = "Your own self-contained zip (`make bundle`); null deploys the artifacts the module ships."
   type        = string
   default     = null
 }
