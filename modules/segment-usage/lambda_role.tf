@@ -38,7 +38,8 @@ resource "aws_iam_role" "lambda" {
 # What the direct function does: the handler's own DynamoDB calls (local.table_actions), its hand-off
 # of unrecorded messages to the buffer queue, and what Lambda does with this role on its behalf
 # (logs; the on-failure destination of asynchronous EventBridge invocations). Nothing else: no
-# DeleteItem or ConditionCheckItem (the handler neither deletes nor runs transactions), no
+# DeleteItem or ConditionCheckItem (the handler never deletes, and its only transaction, for
+# messages weeks late, holds Puts and Updates: IAM authorises those as PutItem and UpdateItem), no
 # kms:Encrypt or DescribeKey (DynamoDB and SQS need only what is granted in the KMS statements).
 data "aws_iam_policy_document" "lambda" {
   source_policy_documents = [data.aws_iam_policy_document.lambda_kms.json]
