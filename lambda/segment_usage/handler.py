@@ -6,7 +6,6 @@ once per container, in the init phase when the table is configured, else on the 
 
 from __future__ import annotations
 
-import hashlib
 import os
 from typing import Any
 
@@ -17,12 +16,13 @@ from .config import ConfigError, Settings
 from .envelopes import SQS, Incoming, unwrap
 from .errors import AWS_ERRORS, error_text
 from .handoff import Handoff
-from .keys import CONFIG_PK, TRACKING_PLAN_SK
+from .keys import TRACKING_PLAN_SK
 from .messages import Message
 from .observability import InvocationSummary
 from .recorder import Recorder
 from .rejections import rejection_item
 from .store import Store
+from .stored_config import load_text
 from .tracking_plan import TrackingPlan
 from .validation import spec_validators, validate_message
 
@@ -48,21 +48,16 @@ def _load_plan(settings: Settings, store: Store) -> TrackingPlan | None:
         return TrackingPlan.from_json(settings.tracking_plan_json)
     if not settings.tracking_plan_sha256:
         return None
-    item = store.get(CONFIG_PK, TRACKING_PLAN_SK)
-    if item is None or "plan" not in item:
-        raise ConfigError(
-            f"tracking plan: item pk={CONFIG_PK} sk={TRACKING_PLAN_SK} is missing from table "
-            f"{settings.table}; SEGMENT_USAGE_TRACKING_PLAN_SHA256 says one was deployed"
-        )
-    text = item["plan"]["S"]
-    found = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    if found != settings.tracking_plan_sha256:
-        raise ConfigError(
-            f"tracking plan: the stored plan's sha256 {found[:12]}... does not match "
-            f"SEGMENT_USAGE_TRACKING_PLAN_SHA256 {settings.tracking_plan_sha256[:12]}... "
-            "(a deployment is in progress, or the item was edited by hand)"
-        )
-    return TrackingPlan.from_json(text)
+    text = load_text(
+        store.client,
+        store.table,
+        TRACKING_PLAN_SK,
+        "plan",
+        settings.tracking_plan_sha256,
+        "SEGMENT_USAGE_TRACKING_PLAN_SHA256",
+        ConfigError,
+    )
+    return TrackingPlan.from_json(text or "")
 
 
 class Runtime:

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from .keys import CONFIG_PK
+from .stored_config import load_text
 
 SEGMENTS_SK = "SEGMENTS"  # item CONFIG/SEGMENTS holds the definitions (written by Terraform)
 SEGMENT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
@@ -442,25 +442,15 @@ def load_from_table(
     With ``sha256`` (the function's SEGMENT_USAGE_SEGMENTS_SHA256), a missing item or another hash
     raises SegmentDefinitionError: a deployment is in progress or the item was edited by hand.
     """
-    got = client.get_item(
-        TableName=table,
-        Key={"pk": {"S": CONFIG_PK}, "sk": {"S": SEGMENTS_SK}},
-        ConsistentRead=True,
+    text = load_text(
+        client,
+        table,
+        SEGMENTS_SK,
+        "segments",
+        sha256,
+        "SEGMENT_USAGE_SEGMENTS_SHA256",
+        SegmentDefinitionError,
     )
-    item = got.get("Item")
-    if item is None or "segments" not in item:
-        if sha256:
-            raise SegmentDefinitionError(
-                f"segments: item pk={CONFIG_PK} sk={SEGMENTS_SK} is missing from table {table}; "
-                "SEGMENT_USAGE_SEGMENTS_SHA256 says definitions were deployed"
-            )
+    if text is None:
         return {}, None
-    text = item["segments"]["S"]
-    found = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    if sha256 and found != sha256.lower():
-        raise SegmentDefinitionError(
-            f"segments: the stored definitions' sha256 {found[:12]}... does not match "
-            f"SEGMENT_USAGE_SEGMENTS_SHA256 {sha256[:12]}... (a deployment is in progress, "
-            "or the item was edited by hand)"
-        )
-    return parse_segments(text), found
+    return parse_segments(text), hashlib.sha256(text.encode("utf-8")).hexdigest()
