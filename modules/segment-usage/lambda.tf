@@ -48,7 +48,7 @@ resource "aws_lambda_function" "this" {
     aws_cloudwatch_log_group.lambda,
     aws_iam_role_policy.lambda,
     # The handler reads the plan at init: write it before the configuration that names its hash.
-    aws_dynamodb_table_item.tracking_plan,
+    aws_dynamodb_table_item.config,
   ]
 
   lifecycle {

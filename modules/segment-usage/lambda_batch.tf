@@ -164,7 +164,7 @@ resource "aws_lambda_function" "batch" {
   depends_on = [
     aws_cloudwatch_log_group.batch,
     aws_iam_role_policy.batch,
-    aws_dynamodb_table_item.tracking_plan,
+    aws_dynamodb_table_item.config,
   ]
 }
 

@@ -133,7 +133,7 @@ resource "aws_lambda_function" "read_api" {
     aws_cloudwatch_log_group.read_api,
     aws_iam_role_policy.read_api,
     # The function loads the definitions on first use: write them before the hash that names them.
-    aws_dynamodb_table_item.segments,
+    aws_dynamodb_table_item.config,
   ]
 }
 

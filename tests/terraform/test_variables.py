@@ -377,7 +377,7 @@ def test_valid_inputs_plan_the_promised_function(results: dict[str, Any]) -> Non
     assert function["architectures"] == ["arm64"]
     assert function["runtime"] == "python3.13"
     item = json.loads(
-        resources["module.segment_usage.aws_dynamodb_table_item.tracking_plan[0]"]["values"]["item"]
+        resources['module.segment_usage.aws_dynamodb_table_item.config["TRACKING_PLAN"]']["values"]["item"]
     )
     assert item["pk"] == {"S": "CONFIG"} and item["sk"] == {"S": "TRACKING_PLAN"}
     assert item["plan"] == {"S": PLAN_TEXT}
