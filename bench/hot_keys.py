@@ -34,18 +34,11 @@ def run_isolated(path: str, users: int, messages: int) -> dict[str, Any]:
     from segment_usage.handler import Runtime
     from segment_usage.reader import Reader
     from support import segment_messages as sm
-    from support.moto_server import boto3_client
+    from support.moto_server import FAKE_CREDENTIALS, boto3_client
     from support.tables import create_table
 
     logging.getLogger("segment_usage").setLevel(logging.CRITICAL)
-    os.environ.update(
-        {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_SESSION_TOKEN": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-        }
-    )
+    os.environ.update({**FAKE_CREDENTIALS, "AWS_DEFAULT_REGION": "us-east-1"})
     os.environ.pop("AWS_ENDPOINT_URL", None)
     work = wl.build_hot(users=users, messages=messages)
     started = time.perf_counter()

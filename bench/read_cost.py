@@ -40,6 +40,7 @@ from segment_usage.segments import SEGMENTS_SK, membership, parse_segments
 from support import segment_messages as sm
 from support.delivery import deliver
 from support.function_url import url_event
+from support.moto_server import FAKE_CREDENTIALS
 from support.tables import create_table
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -202,14 +203,7 @@ def measure(quick: bool = False) -> dict[str, Any]:
 def _measure(cfg: dict[str, Any], quick: bool) -> dict[str, Any]:
     from moto import mock_aws
 
-    os.environ.update(
-        {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_SESSION_TOKEN": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-        }
-    )
+    os.environ.update({**FAKE_CREDENTIALS, "AWS_DEFAULT_REGION": "us-east-1"})
     os.environ.pop("AWS_ENDPOINT_URL", None)
     rows = []
     with mock_aws():

@@ -30,7 +30,7 @@ from segment_usage.handler import Runtime
 from segment_usage.reader import Reader
 from segment_usage.trackers import default_trait
 from support import segment_messages as sm
-from support.moto_server import boto3_client
+from support.moto_server import FAKE_CREDENTIALS, boto3_client
 from support.tables import create_table
 from workload import Workload
 
@@ -258,14 +258,7 @@ def run_isolated(key: str, users: int, per_user: int, shuffled_users: int) -> di
 
     logging.getLogger("aws_lambda_powertools").setLevel(logging.ERROR)
     logging.getLogger("segment_usage").setLevel(logging.CRITICAL)
-    os.environ.update(
-        {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_SESSION_TOKEN": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-        }
-    )
+    os.environ.update({**FAKE_CREDENTIALS, "AWS_DEFAULT_REGION": "us-east-1"})
     os.environ.pop("AWS_PROFILE", None)
     os.environ.pop("AWS_ENDPOINT_URL", None)
     os.environ.pop("POWERTOOLS_IDEMPOTENCY_DISABLED", None)
