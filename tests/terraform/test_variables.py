@@ -376,9 +376,8 @@ def test_valid_inputs_plan_the_promised_function(results: dict[str, Any]) -> Non
     assert function["timeout"] == 3
     assert function["architectures"] == ["arm64"]
     assert function["runtime"] == "python3.13"
-    item = json.loads(
-        resources['module.segment_usage.aws_dynamodb_table_item.config["TRACKING_PLAN"]']["values"]["item"]
-    )
+    stored = resources['module.segment_usage.aws_dynamodb_table_item.config["TRACKING_PLAN"]']
+    item = json.loads(stored["values"]["item"])
     assert item["pk"] == {"S": "CONFIG"} and item["sk"] == {"S": "TRACKING_PLAN"}
     assert item["plan"] == {"S": PLAN_TEXT}
     rule = resources['module.segment_usage.aws_cloudwatch_event_rule.this["track"]']["values"]
