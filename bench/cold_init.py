@@ -59,7 +59,7 @@ CHILDREN = {
     # Informational: where the handler's extra time goes.
     "jsonschema_import": "import jsonschema\nok = True",
     "validators": (
-        "from segment_usage.validation import spec_validators\nok = len(spec_validators()) == 7"
+        "from segment_usage.ingest.spec import spec_validators\nok = len(spec_validators()) == 7"
     ),
 }
 

@@ -18,13 +18,14 @@ import time
 from typing import Any
 
 import writer_today  # noqa: F401  (pins the writer's today: see that module)
-from segment_usage.config import Settings
-from segment_usage.envelopes import unwrap
 from segment_usage.handler import Runtime
-from segment_usage.keys import day_shard, user_pk
-from segment_usage.ledger import Bucket, plan_day
-from segment_usage.messages import Message
-from segment_usage.validation import oversize, spec_validators, validate_message
+from segment_usage.ingest.envelopes import unwrap
+from segment_usage.ingest.messages import Message
+from segment_usage.ingest.spec import oversize, spec_validators, validate_message
+from segment_usage.record.ledger import plan_day
+from segment_usage.settings import Settings
+from segment_usage.table.buckets import Bucket
+from segment_usage.table.keys import day_shard, user_pk
 
 
 class _Untouched:
@@ -73,7 +74,7 @@ def _breakdown_pass(runtime: Runtime, texts: list[str]) -> dict[str, float]:
     )
     spent = dict.fromkeys(stages, 0.0)
     buckets: dict[tuple[str, str, int], list[Bucket]] = {}
-    trackers = runtime.settings.trackers
+    trackers = runtime.trackers
     for text in texts:
         t0 = clock()
         event = json.loads(text)

@@ -30,9 +30,9 @@ def run_isolated(path: str, users: int, messages: int) -> dict[str, Any]:
     import workload as wl
     from lambda_context import LambdaContext
     from meter import WriteMeter
-    from segment_usage.config import Settings
     from segment_usage.handler import Runtime
-    from segment_usage.reader import Reader
+    from segment_usage.read.view import Reader
+    from segment_usage.settings import Settings
     from support import segment_messages as sm
     from support.moto_server import FAKE_CREDENTIALS, boto3_client
     from support.tables import create_table

@@ -30,13 +30,13 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import writer_today  # noqa: F401  (pins the writer's today: see that module)
-from segment_usage.config import Settings
 from segment_usage.handler import Runtime
-from segment_usage.item_size import item_size, read_units
+from segment_usage.read.segments import SEGMENTS_SK, membership, parse_segments
+from segment_usage.read.view import Reader
 from segment_usage.read_api import ReadApi
-from segment_usage.reader import Reader
-from segment_usage.recorder import Recorder
-from segment_usage.segments import SEGMENTS_SK, membership, parse_segments
+from segment_usage.record.recorder import Recorder
+from segment_usage.settings import Settings
+from segment_usage.table.item_size import item_size, read_units
 from support import segment_messages as sm
 from support.delivery import deliver
 from support.function_url import url_event

@@ -27,10 +27,10 @@ PER_CONTAINER = 20
 
 
 def burst(containers: int = CONTAINERS, per_container: int = PER_CONTAINER) -> dict[str, Any]:
-    from segment_usage.config import Settings
     from segment_usage.handler import Runtime
-    from segment_usage.reader import Reader
-    from segment_usage.redrive import redrive
+    from segment_usage.ops.redrive import redrive
+    from segment_usage.read.view import Reader
+    from segment_usage.settings import Settings
     from support import segment_messages as sm
     from support.delivery import burst as run_burst
     from support.moto_server import FAKE_CREDENTIALS, boto3_client, moto_server
@@ -81,8 +81,8 @@ def permanent_errors(samples: int = 20) -> dict[str, Any]:
     from moto import mock_aws
 
     from meter import WriteMeter
-    from segment_usage.config import Settings
     from segment_usage.handler import Runtime
+    from segment_usage.settings import Settings
     from support import segment_messages as sm
     from support.faults import failing, key_startswith
     from support.moto_server import boto3_client

@@ -25,10 +25,10 @@ import writer_today  # noqa: F401  (pins the writer's today: see that module)
 from baselines import plain_counter, powertools_counter
 from lambda_context import LambdaContext
 from meter import WriteMeter
-from segment_usage.config import Settings
 from segment_usage.handler import Runtime
-from segment_usage.reader import Reader
-from segment_usage.trackers import default_trait
+from segment_usage.ingest.trackers import default_trait
+from segment_usage.read.view import Reader
+from segment_usage.settings import Settings
 from support import segment_messages as sm
 from support.moto_server import FAKE_CREDENTIALS, boto3_client
 from support.tables import create_table

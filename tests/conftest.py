@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from segment_usage.config import Settings
 from segment_usage.handler import Runtime
+from segment_usage.settings import Settings
 from support.delivery import TODAY
 from support.moto_server import FAKE_CREDENTIALS, boto3_client, moto_server
 from support.tables import create_table
@@ -23,7 +23,7 @@ _names = itertools.count()
 SLOW_FIRST = (
     "terraform/test_examples_apply.py",
     "test_end_to_end.py",
-    "handler/test_properties.py",
+    "record/test_properties.py",
     "test_bench_smoke.py",
 )
 
@@ -41,7 +41,7 @@ def _writer_today(monkeypatch: pytest.MonkeyPatch) -> None:
     """The recorder's "today" (which days are closed, rollup.py) is the day the fixed-date test
     messages are written against, not the wall clock: a CI run months from now behaves the same.
     Tests of the rollup pass a clock of their own."""
-    monkeypatch.setattr("segment_usage.rollup.utc_today", lambda: TODAY)
+    monkeypatch.setattr("segment_usage.record.days.utc_today", lambda: TODAY)
 
 
 @pytest.fixture(scope="session")

@@ -38,9 +38,9 @@ sys.path[:0] = [str(REPO / "tests"), str(HERE)]
 import session as demo_session  # noqa: E402
 import targeting  # noqa: E402
 
-from segment_usage.config import Settings  # noqa: E402
 from segment_usage.handler import Runtime  # noqa: E402
-from segment_usage.reader import Reader  # noqa: E402
+from segment_usage.read.view import Reader  # noqa: E402
+from segment_usage.settings import Settings  # noqa: E402
 from support.moto_server import (  # noqa: E402
     aws_env,
     boto3_client,

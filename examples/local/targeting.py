@@ -20,9 +20,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TextIO
 from urllib.parse import urlsplit
 
+from segment_usage.read.segments import explain, load_from_table
+from segment_usage.read.view import Reader
 from segment_usage.read_api import ReadApi
-from segment_usage.reader import Reader
-from segment_usage.segments import explain, load_from_table
 from support.function_url import url_event
 from support.moto_server import FAKE_CREDENTIALS, boto3_client
 

@@ -17,23 +17,25 @@ The table comes from ``--table`` or ``SEGMENT_USAGE_TABLE``; AWS settings are bo
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import sys
 from typing import Any, TextIO
 
-from .envelopes import unwrap
-from .tracking_plan import TrackingPlan, TrackingPlanError
-from .validation import validate_message
+from .ingest.check import check
+from .ingest.envelopes import unwrap
+from .ingest.trackers import Trackers
+from .ingest.tracking_plan import TrackingPlan, TrackingPlanError
+from .settings import TABLE
+from .table.rejected import KINDS
 
 
 def _reader(args: argparse.Namespace) -> Any:
     import boto3
 
-    from .reader import Reader
+    from .read.view import Reader
 
-    table = args.table or os.environ.get("SEGMENT_USAGE_TABLE")
+    table = args.table or os.environ.get(TABLE)
     if not table:
         raise SystemExit("segment-usage: no table: pass --table NAME or set SEGMENT_USAGE_TABLE")
     client = boto3.client("dynamodb", region_name=args.region)
@@ -42,7 +44,7 @@ def _reader(args: argparse.Namespace) -> Any:
 
 def _segment_definitions(args: argparse.Namespace, client: Any, table: str) -> Any:
     """Segments from --segments FILE, else the definitions Terraform stored in the table."""
-    from .segments import SegmentDefinitionError, load_from_table, parse_segments
+    from .read.segments import SegmentDefinitionError, load_from_table, parse_segments
 
     try:
         if getattr(args, "segments_file", None):
@@ -75,7 +77,12 @@ def _documents(text: str) -> list[tuple[str, Any]]:
     return docs
 
 
+ALL_TRACKED = Trackers(None)
+
+
 def validate_text(text: str, plan: TrackingPlan | None = None) -> list[dict[str, Any]]:
+    """One ``{messageId, valid, errors}`` per message in ``text`` (see ``_documents``), by the
+    handler's own check (``ingest.check``), plan violations counted as errors."""
     results = []
     for where, value in _documents(text):
         if isinstance(value, ValueError):
@@ -84,9 +91,9 @@ def validate_text(text: str, plan: TrackingPlan | None = None) -> list[dict[str,
         _, items = unwrap(value)
         for item in items:
             payload = item.payload
-            errors = [item.error] if item.error else validate_message(payload)
-            if not errors and plan is not None:
-                errors = plan.violations(payload)
+            # Block mode: a plan violation is an error here as it is a rejection in the handler.
+            checked = check(item, plan, "block", ALL_TRACKED)
+            errors = checked.errors
             message_id = payload.get("messageId") if isinstance(payload, dict) else None
             results.append({"messageId": message_id, "valid": not errors, "errors": errors})
     return results
@@ -135,7 +142,7 @@ def _explain_rows(rows: list[dict[str, Any]], out: TextIO, depth: int) -> None:
 
 
 def cmd_segments(args: argparse.Namespace, out: TextIO) -> int:
-    from .segments import explain
+    from .read.segments import explain
 
     reader = _reader(args)
     if not reader.segments:
@@ -219,21 +226,20 @@ def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _runtime(args: argparse.Namespace) -> Any:
-    """The handler's own Runtime, configured like the function (SEGMENT_USAGE_* variables)."""
+    """The handler's own Processor, configured like the function (SEGMENT_USAGE_* variables)."""
     import boto3
 
-    from .config import ConfigError, Settings
-    from .handler import Runtime
+    from .process import Processor
+    from .settings import BUFFER_QUEUE_URL, ConfigError, Settings
 
     env = dict(os.environ)
     if args.table:
-        env["SEGMENT_USAGE_TABLE"] = args.table
-    env.pop("SEGMENT_USAGE_BUFFER_QUEUE_URL", None)  # a CLI run reports failures, never hands off
+        env[TABLE] = args.table
+    env.pop(BUFFER_QUEUE_URL, None)  # a CLI run reports failures, never hands off
     try:
-        settings = Settings.from_env(env)
+        return Processor(Settings.from_env(env), boto3.client("dynamodb", region_name=args.region))
     except ConfigError as exc:
         raise SystemExit(f"segment-usage: {exc}") from exc
-    return Runtime(settings, boto3.client("dynamodb", region_name=args.region))
 
 
 def _moment(text: str | None, flag: str) -> Any:
@@ -249,7 +255,7 @@ def _moment(text: str | None, flag: str) -> Any:
 
 
 def cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
-    from .replay import Filters, replay
+    from .ops.replay import Filters, replay
 
     filters = Filters(
         kinds=tuple(args.kind or ()),
@@ -257,8 +263,7 @@ def cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
         since=_moment(args.since, "--since"),
         until=_moment(args.until, "--until"),
     )
-    with contextlib.redirect_stdout(sys.stderr):  # the handler's log lines are not the output
-        results = [r.as_dict() for r in replay(_runtime(args), filters, apply=args.apply)]
+    results = [r.as_dict() for r in replay(_runtime(args), filters, apply=args.apply)]
     if args.json:
         json.dump({"applied": args.apply, "results": results}, out, indent=2)
         out.write("\n")
@@ -282,11 +287,10 @@ def _count(results: list[dict[str, Any]]) -> dict[str, int]:
 def cmd_redrive(args: argparse.Namespace, out: TextIO) -> int:
     import boto3
 
-    from .redrive import redrive
+    from .ops.redrive import redrive
 
     sqs = boto3.client("sqs", region_name=args.region)
-    with contextlib.redirect_stdout(sys.stderr):
-        report = redrive(_runtime(args), sqs, args.queue, limit=args.limit)
+    report = redrive(_runtime(args), sqs, args.queue, limit=args.limit)
     if args.json:
         json.dump(report, out, indent=2)
         out.write("\n")
@@ -333,9 +337,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--tracking-plan", metavar="PLAN", help="also check against this tracking plan")
     p.set_defaults(run=cmd_validate)
     p = command("replay", "re-run kept messages through validation and recording (dry by default)")
-    p.add_argument(
-        "--kind", action="append", choices=("invalid", "blocked", "envelope", "unrecordable")
-    )
+    p.add_argument("--kind", action="append", choices=KINDS)
     p.add_argument("--reason", metavar="TEXT", help="only those with a reason containing TEXT")
     p.add_argument("--since", metavar="TIME", help="only those kept at or after TIME (ISO-8601)")
     p.add_argument("--until", metavar="TIME", help="only those kept before TIME (ISO-8601)")

@@ -27,17 +27,14 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
-import botocore.session
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .reader import Reader
-from .segments import SEGMENT_NAME, SegmentDefinitionError, load_from_table
+from .read.segments import SEGMENT_NAME, SegmentDefinitionError, load_from_table
+from .read.view import Reader
+from .settings import READ_DYNAMODB, TABLE, ReadSettings, aws_client
 
-TABLE = "SEGMENT_USAGE_TABLE"
-SEGMENTS_SHA256 = "SEGMENT_USAGE_SEGMENTS_SHA256"
 ROUTE = re.compile(r"^/v1/users/([^/]+)$")
-MAX_ID_CHARS = 512  # Segment sets no limit; longer ids are hashed in keys (keys.MAX_ID_BYTES)
+MAX_ID_CHARS = 512  # Segment sets no limit; longer ids are hashed in keys (table.keys)
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 QUERY_PARAMETERS = {"segment"}
 THROTTLING = {
@@ -45,10 +42,6 @@ THROTTLING = {
     "ThrottlingException",
     "RequestLimitExceeded",
 }
-# An app waits on this call: answer or fail within a few seconds rather than retry for long.
-CLIENT_CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 2}, connect_timeout=1, read_timeout=2
-)
 
 
 class HttpError(Exception):
@@ -136,14 +129,10 @@ class ReadApi:
     """Per-container state: the client, the table, the segment definitions (checked by hash)."""
 
     def __init__(self, env: Mapping[str, str], client: Any | None = None) -> None:
-        table = env.get(TABLE, "").strip()
-        if not table:
-            raise ValueError(f"{TABLE} is not set: the DynamoDB table the read API reads")
-        self.table = table
-        self.sha256 = (env.get(SEGMENTS_SHA256) or "").strip().lower() or None
-        self.client = client or botocore.session.get_session().create_client(
-            "dynamodb", config=CLIENT_CONFIG
-        )
+        settings = ReadSettings.from_env(env)
+        self.table = settings.table
+        self.sha256 = settings.segments_sha256
+        self.client = client or aws_client("dynamodb", READ_DYNAMODB)
         self.reader: Reader | None = None
 
     def _reader(self) -> Reader:

@@ -9,7 +9,7 @@ from datetime import date
 from typing import Any
 
 from segment_usage.handler import Runtime
-from segment_usage.reader import Reader
+from segment_usage.read.view import Reader
 from support import segment_messages as sm
 
 TODAY = date(2026, 11, 22)  # "now" for the 7/30-day windows; BASE_TIME is two days earlier
@@ -60,7 +60,7 @@ def burst(
     conditional writes lost (optimistic-lock conflicts) over all requests."""
     import threading
 
-    from segment_usage.config import Settings
+    from segment_usage.settings import Settings
     from support.faults import count_conflicts
     from support.moto_server import boto3_client
 

@@ -33,10 +33,10 @@ from typing import Any
 
 import botocore.session
 
-from segment_usage import rollup
-from segment_usage.config import Settings
 from segment_usage.handler import Runtime
-from segment_usage.keys import user_pk
+from segment_usage.record import days
+from segment_usage.settings import Settings
+from segment_usage.table.keys import user_pk
 from support import segment_messages as sm
 from support.faults import failing, key_startswith
 from support.moto_server import FAKE_CREDENTIALS, boto3_client
@@ -133,11 +133,11 @@ def _lose_a_race(client: Any, run: Any) -> None:
 
 
 def _user_on_check_day(today: date) -> str:
-    """A user id whose partition has its rollup check day today (rollup.is_check_day)."""
+    """A user id whose partition has its rollup check day today (days.is_check_day)."""
     return next(
         uid
         for uid in (f"iam-late-{i}" for i in range(100))
-        if rollup.is_check_day(user_pk(uid), today)
+        if days.is_check_day(user_pk(uid), today)
     )
 
 
@@ -209,8 +209,8 @@ def _run(
             _lose_a_race(client, lambda: runtime.handle(sm.track("Raced", user_id=users[2])))
             # Two months late: the late path (one transaction: bucket, rollup, catalog). Then a
             # message of today, on that user's check day, opens a chain: the compaction runs.
-            old = _user_on_check_day(rollup.utc_today())
-            months_ago = datetime.combine(rollup.utc_today(), time(9), UTC) - timedelta(days=60)
+            old = _user_on_check_day(days.utc_today())
+            months_ago = datetime.combine(days.utc_today(), time(9), UTC) - timedelta(days=60)
             runtime.handle(sm.track("Imported", user_id=old, at=months_ago))
             runtime.handle(sm.track("Imported", user_id=old, at=months_ago + timedelta(days=60)))
             assert runtime.recorder.compactor.compactions == 1, "the compaction did not run"

@@ -268,8 +268,8 @@ def test_caller_policy(applied: dict[str, Any], tf_moto_url: str) -> None:
 def test_handler_answers_with_the_functions_own_environment(
     applied: dict[str, Any], tf_moto_url: str, monkeypatch
 ) -> None:
-    from segment_usage.config import Settings
     from segment_usage.handler import Runtime
+    from segment_usage.settings import Settings
     from support.delivery import deliver
     from support.function_url import url_event
 

@@ -1,0 +1,152 @@
+"""The one processing call: ``Processor.process(event)`` turns whatever reached a function (a raw
+Segment message, an EventBridge event, an SQS batch, a JSON array) into one outcome per candidate
+message. The Lambda handler, ``segment-usage replay`` and ``segment-usage redrive`` all call it.
+
+Per message, in order: unwrap the envelope, ``ingest.check`` it, record what is recordable
+(``record.recorder``), keep what is not on the rejected list (``table.rejected``) and, on the direct
+and EventBridge paths, hand off to the buffer queue what failed for a transient reason
+(``record.handoff``). Everything expensive is built once per container, in ``__init__``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .ingest.check import check
+from .ingest.envelopes import SQS, Incoming, unwrap
+from .ingest.spec import spec_validators
+from .ingest.trackers import Trackers
+from .ingest.tracking_plan import TrackingPlan, load_plan
+from .record.handoff import Handoff
+from .record.recorder import Recorder
+from .settings import INGEST_DYNAMODB, TRACKERS, ConfigError, Settings, aws_client
+from .table.errors import AWS_ERRORS, error_text
+from .table.rejected import rejection_item
+from .table.store import Store
+
+# Statuses of an Outcome.
+ACCEPTED, DUPLICATE, REJECTED, FAILED, BUFFERED = (
+    "accepted",
+    "duplicate",
+    "rejected",
+    "failed",
+    "buffered",
+)
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What became of one candidate message.
+
+    ``status``: accepted | duplicate | rejected (kept on the rejected list, or only reported when
+    keeping is off) | failed (transient: retry) | buffered (handed off to the buffer queue).
+    ``kind`` names the rejection (``table.rejected.KINDS``); ``errors`` say why, as field paths
+    and rules (``properties.revenue: 'x' is not of type 'number'``).
+    """
+
+    status: str
+    errors: list[str] = field(default_factory=list)
+    kind: str | None = None
+
+
+@dataclass(slots=True)
+class Processed:
+    """``process``'s answer: the path the event came by, its candidates and their outcomes, in
+    the same order."""
+
+    path: str  # direct | eventbridge | sqs
+    items: list[Incoming]
+    outcomes: list[Outcome]
+
+
+class Processor:
+    """The per-container state of the ingest functions: settings, store, plan, trackers."""
+
+    def __init__(self, settings: Settings, client: Any | None = None) -> None:
+        self.settings = settings
+        self.store = Store(client or aws_client("dynamodb", INGEST_DYNAMODB), settings.table)
+        try:
+            self.trackers = Trackers.parse(settings.trackers)
+        except ValueError as exc:
+            raise ConfigError(f"{TRACKERS}: {exc}") from exc
+        self.recorder = Recorder(self.store)
+        self.plan: TrackingPlan | None = load_plan(settings, self.store.client)
+        self.handoff = Handoff(settings.buffer_queue_url)  # its SQS client is made on first use
+        spec_validators()
+
+    def process(self, event: Any, keep_rejected: bool = True, hand_off: bool = True) -> Processed:
+        """Outcomes of every candidate in ``event``.
+
+        ``keep_rejected`` False reports rejections without keeping them (a replay of what is kept
+        already); ``hand_off`` False never uses the buffer queue (operator commands report
+        failures instead). Raises nothing for a message's fault; AWS errors become outcomes.
+        """
+        path, items = unwrap(event)
+        outcomes: list[Outcome | None] = [None] * len(items)
+        valid: list[int] = []
+        messages = []
+        for i, item in enumerate(items):
+            checked = check(item, self.plan, self.settings.tracking_plan_mode, self.trackers)
+            if checked.message is None:
+                outcomes[i] = self._keep(item, checked.kind, checked.errors, keep_rejected)
+                continue
+            if checked.violations:  # warn mode: recorded, and the violations kept beside it
+                kept = self._keep(item, "warning", checked.violations, True)
+                if kept.status == FAILED:
+                    outcomes[i] = kept
+                    continue
+            valid.append(i)
+            messages.append(checked.message)
+        for i, result in zip(valid, self.recorder.record(messages), strict=True):
+            if result.status == "unrecordable":  # permanent: kept, acknowledged, replayable
+                outcomes[i] = self._keep(
+                    items[i], "unrecordable", [result.error or "unknown"], keep_rejected
+                )
+            else:
+                outcomes[i] = Outcome(result.status, [result.error] if result.error else [])
+        done = [o or Outcome(FAILED, ["not processed"]) for o in outcomes]
+        if hand_off and path != SQS and self.handoff.enabled:
+            for i, outcome in enumerate(done):
+                if outcome.status == FAILED:
+                    done[i] = self._hand_off(items[i], outcome.errors)
+        return Processed(path, items, done)
+
+    def take_catalog_drift(self) -> int:
+        """Catalog counts that could not be made right since the last call (see the README)."""
+        drift, self.recorder.drift_events = self.recorder.drift_events, 0
+        return drift
+
+    def _hand_off(self, item: Incoming, errors: list[str]) -> Outcome:
+        """Transient failure on the direct or EventBridge path: onto the buffer queue, if it takes
+        it (then the invocation succeeds); else still failed, and the caller retries."""
+        try:
+            # A message that failed only to be kept (DynamoDB down) goes as it came: the batched
+            # path validates it again and keeps it then.
+            body = item.payload if item.payload is not None else item.original
+            self.handoff.send(body, "; ".join(errors))
+        except (*AWS_ERRORS, ValueError) as error:
+            return Outcome(
+                FAILED, [*errors, f"handing off to the buffer queue failed: {error_text(error)}"]
+            )
+        return Outcome(BUFFERED, errors)
+
+    def _keep(self, item: Incoming, kind: str, errors: list[str], keep: bool) -> Outcome:
+        """Keep ``item`` on the rejected list (``kind`` warning: beside its record)."""
+        if not keep:
+            return Outcome(REJECTED, errors, kind)
+        record = rejection_item(
+            kind=kind,
+            path=item.path,
+            raw=item.raw,
+            reasons=errors,
+            payload=item.payload,
+            retention_days=self.settings.rejected_retention_days,
+        )
+        try:
+            self.store.put(record)
+        except AWS_ERRORS as error:
+            return Outcome(FAILED, [f"keeping the rejected message failed: {type(error).__name__}"])
+        if kind == "warning":
+            return Outcome(ACCEPTED)
+        return Outcome(REJECTED, errors, kind)

@@ -1,0 +1,220 @@
+"""The read side: what was recorded for a user (their view), the event catalog, and what was kept
+as rejected.
+
+A user's view is their own partition plus every anonymous id linked to it (by alias, or by an
+identify carrying both ids), followed transitively and cycle-safe.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from ..table.catalog import list_events
+from ..table.keys import PROFILE_SK, ROLLUP_SK, bucket_day, user_pk
+from ..table.pages import query_items
+from ..table.rejected import list_kept
+from ..table.rollups import Rollup, buckets_after
+from .segments import Segment, membership
+
+WINDOWS = (7, 30)
+
+
+def _iso(ms: int) -> str:
+    return (
+        datetime.fromtimestamp(ms / 1000, UTC)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z")
+    )
+
+
+@dataclass
+class UsageTrait:
+    count: int = 0
+    first_seen_ms: int = 0
+    last_seen_ms: int = 0
+    windows: dict[int, int] = field(default_factory=lambda: dict.fromkeys(WINDOWS, 0))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "count": self.count,
+            "first_seen": _iso(self.first_seen_ms),
+            "last_seen": _iso(self.last_seen_ms),
+            **{f"last_{days}_days": n for days, n in self.windows.items()},
+        }
+
+
+@dataclass
+class UserView:
+    user_id: str
+    linked_ids: list[str]
+    usage: dict[str, UsageTrait]
+    traits: dict[str, Any]
+    trait_versions: dict[str, tuple[int, str]]  # name -> (ts_ms, canonical JSON): latest wins
+    groups: dict[str, dict[str, Any]]
+    messages_recorded: int
+    segments: dict[str, bool] = field(default_factory=dict)  # evaluated on read (segments.py)
+    # group id -> trait -> (ts_ms, canonical JSON): latest wins across linked partitions too
+    group_versions: dict[str, dict[str, tuple[int, str]]] = field(default_factory=dict)
+
+    @property
+    def found(self) -> bool:
+        """Whether anything at all was recorded for this user or a linked id."""
+        return bool(self.messages_recorded or self.traits or self.groups or self.linked_ids)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "userId": self.user_id,
+            "linkedIds": self.linked_ids,
+            "usage": {name: trait.as_dict() for name, trait in sorted(self.usage.items())},
+            "traits": dict(sorted(self.traits.items())),
+            "groups": self.groups,
+            "messagesRecorded": self.messages_recorded,
+            "segments": dict(sorted(self.segments.items())),
+        }
+
+
+class Reader:
+    def __init__(
+        self, client: Any, table: str, segments: Mapping[str, Segment] | None = None
+    ) -> None:
+        self.client = client
+        self.table = table
+        self.segments = segments or {}  # definitions the view's membership is evaluated against
+
+    def _partition(self, pk: str) -> tuple[Rollup, Iterator[dict[str, Any]]]:
+        """A user partition in two requests, whatever its history: the rollup of its folded days
+        (GetItem), then what sorts after them (Query): the recent day buckets, groups, the profile.
+
+        Both eventually consistent: a compaction between the two only means the rollup read is
+        older than the buckets, which still adds up (folded buckets are never deleted).
+        """
+        key = {"pk": {"S": pk}, "sk": {"S": ROLLUP_SK}}
+        rollup = Rollup.from_item(
+            pk, self.client.get_item(TableName=self.table, Key=key).get("Item")
+        )
+        # "R" sorts after "PROFILE" and before "ROLLUP": everything the view reads but the rollup.
+        condition = "pk = :pk AND sk BETWEEN :after AND :last"
+        values = {":pk": {"S": pk}, ":after": {"S": buckets_after(rollup)}, ":last": {"S": "R"}}
+        return rollup, self._query(condition, values)
+
+    def _query(self, condition: str, values: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        return query_items(
+            self.client,
+            TableName=self.table,
+            KeyConditionExpression=condition,
+            ExpressionAttributeValues=values,
+        )
+
+    def user(
+        self, user_id: str, today: date | None = None, now: datetime | None = None
+    ) -> UserView:
+        """The user's view as of ``now`` (default: the clock); ``today`` only moves the windows."""
+        now = now or datetime.now(UTC)
+        today = today or now.date()
+        window_start = {days: (today - timedelta(days=days - 1)).isoformat() for days in WINDOWS}
+        view = UserView(user_id, [], {}, {}, {}, {}, 0)
+        pending, visited = [user_id], set()
+        while pending:
+            subject = pending.pop()
+            if subject in visited:
+                continue
+            visited.add(subject)
+            if subject != user_id:
+                view.linked_ids.append(subject)
+            rollup, items = self._partition(user_pk(subject))
+            self._add_rollup(view, rollup)
+            for item in items:
+                sk = item["sk"]["S"]
+                if sk.startswith("D#"):
+                    self._add_bucket(view, item, window_start)
+                elif sk == PROFILE_SK:
+                    self._merge_latest(view.traits, view.trait_versions, item)
+                    pending += item.get("l", {}).get("M", {})
+                elif sk.startswith("G#"):
+                    gid = item["group_id"]["S"]
+                    versions = view.group_versions.setdefault(gid, {})
+                    self._merge_latest(view.groups.setdefault(gid, {}), versions, item)
+        view.linked_ids.sort()
+        if self.segments:
+            view.segments = membership(self.segments, view.usage, view.traits, now)
+        return view
+
+    @staticmethod
+    def _add_rollup(view: UserView, rollup: Rollup) -> None:
+        """Folded days: lifetime counts and first/last seen (never in a 7- or 30-day window)."""
+        view.messages_recorded += rollup.messages
+        Reader._add_usage(view, rollup.usage)
+
+    @staticmethod
+    def _add_bucket(view: UserView, item: dict[str, Any], window_start: dict[int, str]) -> None:
+        """A day bucket as stored, without building a ledger.Bucket: the view needs only how
+        many digests it holds and its usage triples (this is the loop every read runs)."""
+        if "h" in item:
+            view.messages_recorded += len(item["h"]["BS"])
+        if "u" not in item:
+            return
+        day = bucket_day(item["sk"]["S"])
+        windows = [days for days, start in window_start.items() if day >= start]
+        usage = {name: [int(n["N"]) for n in value["L"]] for name, value in item["u"]["M"].items()}
+        Reader._add_usage(view, usage, windows)
+
+    @staticmethod
+    def _add_usage(
+        view: UserView, usage: dict[str, list[int]], windows: list[int] | None = None
+    ) -> None:
+        for name, (count, first, last) in usage.items():
+            trait = view.usage.get(name)
+            if trait is None:
+                trait = view.usage[name] = UsageTrait(0, first, last)
+            trait.count += count
+            trait.first_seen_ms = min(trait.first_seen_ms, first)
+            trait.last_seen_ms = max(trait.last_seen_ms, last)
+            for days in windows or ():
+                trait.windows[days] += count
+
+    @staticmethod
+    def _merge_latest(
+        traits: dict[str, Any], versions: dict[str, tuple[int, str]], item: dict[str, Any]
+    ) -> None:
+        """Merge a profile's or a group's traits (``t``: name -> [json, ts_ms]) from one of the
+        user's partitions: the latest timestamp wins, the larger JSON on a tie, as on the write
+        side (profiles.py), so the order the linked partitions are read in never matters."""
+        for name, value in item.get("t", {}).get("M", {}).items():
+            text, ts = value["L"][0]["S"], int(value["L"][1]["N"])
+            if (ts, text) > versions.get(name, (-1, "")):
+                traits[name] = json.loads(text)
+                versions[name] = (ts, text)
+
+    def events(self) -> list[dict[str, Any]]:
+        """The event catalog (``table.catalog``): every event, page and screen name seen, most
+        frequent first, as ``{type, name, count, last_seen (ISO-8601 or None), trait}``."""
+        return [
+            {
+                "type": row["type"],
+                "name": row["name"],
+                "count": row["count"],
+                "last_seen": _iso(row["last_seen_ms"]) if row["last_seen_ms"] is not None else None,
+                "trait": row["trait"],
+            }
+            for row in list_events(self.client, self.table)
+        ]
+
+    def rejected(self, include_warnings: bool = True) -> list[dict[str, Any]]:
+        """Kept messages, newest first: invalid, blocked or bad envelope (and plan warnings)."""
+        rows = [
+            {
+                "at": kept.at,
+                "kind": kept.kind,
+                "path": kept.path,
+                "messageId": kept.message_id,
+                "type": kept.type,
+                "reasons": kept.reasons,
+                "raw": kept.raw,
+            }
+            for kept in list_kept(self.client, self.table, include_warnings)
+        ]
+        return sorted(rows, key=lambda r: r["at"], reverse=True)

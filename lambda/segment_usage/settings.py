@@ -1,0 +1,127 @@
+"""Every setting the functions read: the ``SEGMENT_USAGE_*`` environment variables the Terraform
+module sets, and every AWS client configuration. Nothing else in the package reads ``os.environ``
+for configuration or builds a ``botocore.config.Config``.
+
+Imports nothing of the package: both the ingest and the read function start here.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.config import Config
+
+# -- environment variable names (modules/segment-usage sets them) ----------------------------------
+TABLE = "SEGMENT_USAGE_TABLE"
+TRACKERS = "SEGMENT_USAGE_TRACKERS"
+TRACKING_PLAN = "SEGMENT_USAGE_TRACKING_PLAN"
+TRACKING_PLAN_SHA256 = "SEGMENT_USAGE_TRACKING_PLAN_SHA256"
+TRACKING_PLAN_MODE = "SEGMENT_USAGE_TRACKING_PLAN_MODE"
+REJECTED_RETENTION_DAYS = "SEGMENT_USAGE_REJECTED_RETENTION_DAYS"
+METRICS_NAMESPACE = "SEGMENT_USAGE_METRICS_NAMESPACE"
+BUFFER_QUEUE_URL = "SEGMENT_USAGE_BUFFER_QUEUE_URL"
+SEGMENTS_SHA256 = "SEGMENT_USAGE_SEGMENTS_SHA256"
+
+PLAN_MODES = ("warn", "block")  # what a tracking-plan violation does: recorded + kept, or kept only
+
+# -- AWS client configurations -----------------------------------------------------------------
+# Ingest: Segment allows 5 s per message: fail fast and let Segment (or EventBridge, or SQS) retry.
+INGEST_DYNAMODB = Config(
+    retries={"mode": "standard", "max_attempts": 3}, connect_timeout=1, read_timeout=2
+)
+# The hand-off happens after DynamoDB already used part of Segment's 5 s: short timeouts again.
+HANDOFF_SQS = Config(
+    retries={"mode": "standard", "max_attempts": 3}, connect_timeout=1, read_timeout=1
+)
+# Read API: an app waits on this call; answer or fail within a few seconds rather than retry long.
+READ_DYNAMODB = Config(
+    retries={"mode": "standard", "max_attempts": 2}, connect_timeout=1, read_timeout=2
+)
+
+
+def aws_client(service: str, config: Config) -> Any:
+    """A low-level client with boto3's standard configuration chain (region, credentials,
+    ``AWS_ENDPOINT_URL``), made with botocore directly: ``import boto3`` also imports s3transfer,
+    ~150 ms of every cold start for nothing the functions use."""
+    import botocore.session
+
+    return botocore.session.get_session().create_client(service, config=config)
+
+
+class ConfigError(ValueError):
+    """A missing or malformed setting; the message names the environment variable."""
+
+
+def _table(env: Mapping[str, str], what: str) -> str:
+    table = env.get(TABLE, "").strip()
+    if not table:
+        raise ConfigError(f"{TABLE} is not set: the DynamoDB table the {what}")
+    return table
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The ingest function's settings (direct and batch functions alike).
+
+    ``trackers`` is the raw ``SEGMENT_USAGE_TRACKERS`` text (``all``, empty or a JSON list),
+    parsed by ``ingest.trackers.Trackers.parse`` when the processor is built.
+    """
+
+    table: str
+    trackers: str | None = None
+    tracking_plan_json: str | None = None  # inline plan (small plans, local use)
+    tracking_plan_sha256: str | None = None  # plan stored in the table (any size)
+    tracking_plan_mode: str = "warn"
+    rejected_retention_days: int = 90
+    metrics_namespace: str = "SegmentUsage"
+    buffer_queue_url: str | None = None  # where the direct path hands off what it cannot record
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read and check the variables; raises ConfigError naming the variable."""
+        env = os.environ if env is None else env
+        table = _table(env, "handler records into")
+        mode = env.get(TRACKING_PLAN_MODE, "warn").strip() or "warn"
+        if mode not in PLAN_MODES:
+            raise ConfigError(f"{TRACKING_PLAN_MODE}: {mode!r} is not one of {list(PLAN_MODES)}")
+        retention = env.get(REJECTED_RETENTION_DAYS, "90").strip() or "90"
+        if not retention.isdigit() or not 1 <= int(retention) <= 3650:
+            raise ConfigError(
+                f"{REJECTED_RETENTION_DAYS}: {retention!r} is not a whole number 1..3650"
+            )
+        return cls(
+            table=table,
+            trackers=env.get(TRACKERS),
+            tracking_plan_json=env.get(TRACKING_PLAN) or None,
+            tracking_plan_sha256=(env.get(TRACKING_PLAN_SHA256) or "").strip().lower() or None,
+            tracking_plan_mode=mode,
+            rejected_retention_days=int(retention),
+            metrics_namespace=env.get(METRICS_NAMESPACE, "").strip() or "SegmentUsage",
+            buffer_queue_url=_queue_url(env.get(BUFFER_QUEUE_URL)),
+        )
+
+
+@dataclass(frozen=True)
+class ReadSettings:
+    """The read API function's settings: its table and the segment definitions' sha256."""
+
+    table: str
+    segments_sha256: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ReadSettings:
+        env = os.environ if env is None else env
+        return cls(
+            table=_table(env, "read API reads"),
+            segments_sha256=(env.get(SEGMENTS_SHA256) or "").strip().lower() or None,
+        )
+
+
+def _queue_url(value: str | None) -> str | None:
+    url = (value or "").strip()
+    if url and not url.startswith(("https://", "http://")):
+        raise ConfigError(f"{BUFFER_QUEUE_URL}: {url!r} is not an SQS queue URL (https://...)")
+    return url or None

@@ -1,0 +1,144 @@
+"""``segment-usage replay`` and ``segment-usage redrive`` against moto: dry by default, filters,
+what records leaves the rejected list, twice counts once; a DLQ redriven through the handler."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from segment_usage.cli import main
+from segment_usage.read.view import Reader
+from support import segment_messages as sm
+from support.delivery import deliver, state
+from support.moto_server import boto3_client
+
+PLAN = json.dumps(
+    {
+        "track": {
+            "Order Completed": {
+                "$schema": "http://json-schema.org/draft-07/schema#",
+                "type": "object",
+                "required": ["revenue"],
+            }
+        }
+    }
+)
+
+
+def run(*argv: str) -> tuple[int, dict]:
+    out = io.StringIO()
+    code = main([*argv, "--json"], out)
+    return code, json.loads(out.getvalue())
+
+
+@pytest.fixture
+def cli_env(moto_url, table, monkeypatch) -> str:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)
+    monkeypatch.setenv("SEGMENT_USAGE_TABLE", table)
+    for name in ("TRACKING_PLAN", "TRACKING_PLAN_MODE", "TRACKING_PLAN_SHA256", "TRACKERS"):
+        monkeypatch.delenv(f"SEGMENT_USAGE_{name}", raising=False)
+    return table
+
+
+def test_blocked_messages_replay_after_the_plan_is_relaxed(
+    cli_env, make_runtime, dynamodb, table
+) -> None:
+    blocking = make_runtime(tracking_plan=PLAN, tracking_plan_mode="block")
+    order = sm.track("Order Completed", {"currency": "USD"}, user_id="u1")
+    deliver(blocking, [order])
+    # A second copy, kept apart: an SQS body of the raw message, laid out differently.
+    with contextlib.redirect_stdout(io.StringIO()):
+        blocking.handle(sm.sqs_event([json.dumps(order, indent=1)]))
+    broken = sm.track("Clicked", user_id="u1", timestamp="soon")
+    deliver(blocking, [broken])
+    assert len(Reader(dynamodb, table).rejected()) == 3
+
+    # Dry run (the default), with the function's config now without the plan: nothing changes.
+    code, report = run("replay")
+    assert code == 0 and report["applied"] is False
+    outcomes = sorted(r["outcome"] for r in report["results"])
+    assert outcomes == ["still rejected", "would record", "would record"]
+    assert len(Reader(dynamodb, table).rejected()) == 3
+    assert state(dynamodb, table, ["u1"])["users"]["u1"]["messagesRecorded"] == 0
+
+    code, report = run("replay", "--kind", "blocked", "--apply")
+    assert code == 0
+    assert sorted(r["outcome"] for r in report["results"]) == ["duplicate", "recorded"]
+    left = Reader(dynamodb, table).rejected()
+    assert [k["kind"] for k in left] == ["invalid"]  # what recorded left the list
+
+    code, report = run("replay", "--apply")  # again: only the still-invalid one, still rejected
+    assert [r["outcome"] for r in report["results"]] == ["still rejected"]
+    now = state(dynamodb, table, ["u1"])
+    assert now["users"]["u1"]["usage"]["order_completed"]["count"] == 1
+    assert {e["name"]: e["count"] for e in now["catalog"]} == {"Order Completed": 1}
+    # and Segment retrying the original now is a duplicate, not a second count
+    assert deliver(make_runtime(), [order])[0]["status"] == "duplicate"
+
+
+def test_filters_by_kind_reason_and_time(cli_env, make_runtime) -> None:
+    runtime = make_runtime()
+    deliver(runtime, [sm.track("Clicked", user_id="u1", timestamp="soon")])
+    deliver(runtime, [sm.track("Clicked", user_id=None, anonymous_id=None)])
+    assert len(run("replay")[1]["results"]) == 2
+    assert len(run("replay", "--kind", "envelope")[1]["results"]) == 0
+    (only,) = run("replay", "--reason", "USERID OR ANONYMOUSID")[1]["results"]
+    assert only["reasons"] == [
+        "message: userId or anonymousId is required (a JSON null counts as absent)"
+    ]
+    later = (datetime.now(UTC) + timedelta(minutes=5)).isoformat()
+    assert run("replay", "--since", later)[1]["results"] == []
+    assert len(run("replay", "--until", later)[1]["results"]) == 2
+
+
+def test_bad_time_filter_names_the_flag(cli_env) -> None:
+    with pytest.raises(SystemExit, match="--since: 'yesterday' is not an ISO-8601 time"):
+        main(["replay", "--since", "yesterday"], io.StringIO())
+
+
+def test_redrive_moves_a_dlq_through_the_handler(cli_env, moto_url, dynamodb, table) -> None:
+    sqs = boto3_client("sqs", moto_url)
+    url = sqs.create_queue(QueueName=f"{table}-dlq")["QueueUrl"]
+    good = [sm.track("Exported", user_id="u1") for _ in range(12)]
+    bodies = [sm.eventbridge_event(m) for m in good]
+    bodies.append(good[0])  # a raw message body, and a duplicate of the first
+    bodies.append({"detail-type": "track", "source": "elsewhere", "detail": {}})  # kept
+    for body in bodies:
+        sqs.send_message(QueueUrl=url, MessageBody=json.dumps(body))
+
+    code, report = run("redrive", "--queue", url)
+    assert code == 0
+    assert report == {
+        "received": 14,
+        "moved": 14,
+        "recorded": 12,
+        "duplicate": 1,
+        "kept": 1,
+        "failed": 0,
+    }
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert attributes["ApproximateNumberOfMessages"] == "0"
+    assert state(dynamodb, table, ["u1"])["users"]["u1"]["usage"]["exported"]["count"] == 12
+    assert [k["kind"] for k in Reader(dynamodb, table).rejected()] == ["envelope"]
+    assert run("redrive", "--queue", url)[1]["received"] == 0
+
+
+def test_unrecordable_messages_replay_once_the_table_takes_them(
+    cli_env, make_runtime, dynamodb, table
+) -> None:
+    from support.faults import failing, key_startswith
+
+    runtime = make_runtime()
+    msg = sm.track("Exported", user_id="u1")
+    with failing(dynamodb, "PutItem", code="ValidationException", when=key_startswith("sk", "D#")):
+        assert deliver(runtime, [msg])[0]["status"] == "rejected"
+    (dry,) = run("replay", "--kind", "unrecordable")[1]["results"]
+    assert dry["outcome"] == "would retry" and dry["reasons"][0].startswith("last time: DynamoDB")
+    (applied,) = run("replay", "--kind", "unrecordable", "--apply")[1]["results"]
+    assert applied["outcome"] == "recorded"
+    assert Reader(dynamodb, table).rejected() == []
+    assert state(dynamodb, table, ["u1"])["users"]["u1"]["usage"]["exported"]["count"] == 1
