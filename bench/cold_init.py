@@ -1,6 +1,6 @@
 """Cold init: a fresh interpreter importing the handler module (whose init builds the runtime:
-settings, a boto3 DynamoDB client, the Spec validators), against ``import boto3;
-boto3.client("dynamodb")``. Timed inside the child with perf_counter around the statements;
+settings, a boto3 DynamoDB client, the Spec validators), and the read API's module (settings and a
+client: nothing of the write side), each against ``import boto3; boto3.client("dynamodb")``. Timed inside the child with perf_counter around the statements;
 the whole child process's wall time is kept too. Runs alternate between the two; median of N.
 
 Both children run the way Lambda runs them: the Lambda runtime's Python (3.13 from pyenv when
@@ -55,6 +55,9 @@ CHILDREN = {
         "import segment_usage.handler as h\n"
         "ok = h._runtime is not None and h._runtime.store.client is not None"
     ),
+    "read_api": (
+        "import segment_usage.read_api as r\nok = r._api is not None and r._api.client is not None"
+    ),
     "boto3": "import boto3\nclient = boto3.client('dynamodb')\nok = client is not None",
     # Informational: where the handler's extra time goes.
     "jsonschema_import": "import jsonschema\nok = True",
@@ -106,6 +109,7 @@ def measure(
             "built": all(r[2] for r in rows),
         }
     out["ratio"] = out["handler"]["init_ms_median"] / out["boto3"]["init_ms_median"]
+    out["read_ratio"] = out["read_api"]["init_ms_median"] / out["boto3"]["init_ms_median"]
     out["process_wall_ratio"] = (
         out["handler"]["process_wall_ms_median"] / out["boto3"]["process_wall_ms_median"]
     )
