@@ -1,7 +1,8 @@
 """Cold init: a fresh interpreter importing the handler module (whose init builds the runtime:
 settings, a boto3 DynamoDB client, the Spec validators), and the read API's module (settings and a
-client: nothing of the write side), each against ``import boto3; boto3.client("dynamodb")``. Timed inside the child with perf_counter around the statements;
-the whole child process's wall time is kept too. Runs alternate between the two; median of N.
+client: nothing of the write side), each against ``import boto3; boto3.client("dynamodb")``.
+Timed inside the child with perf_counter around the statements; the whole child process's wall
+time is kept too. Runs alternate between them; median of N.
 
 Both children run the way Lambda runs them: the Lambda runtime's Python (3.13 from pyenv when
 present), a virtualenv holding only boto3 (what the runtime provides), and the unpacked deployment
