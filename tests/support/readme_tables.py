@@ -1,10 +1,11 @@
 """Render the module's input and output tables (markdown) from variables.tf and outputs.tf.
 
     .venv/bin/python tests/support/readme_tables.py            # print the block
-    .venv/bin/python tests/support/readme_tables.py --write    # replace it in README.md
+    .venv/bin/python tests/support/readme_tables.py --write    # replace it in the module README
 
-The block sits in README.md between <!-- BEGIN_TF_DOCS --> and <!-- END_TF_DOCS -->;
-tests/terraform/test_readme_tables.py fails when it is out of date.
+The block sits in modules/segment-usage/README.md between the BEGIN_TF_DOCS comment (which names
+this command) and <!-- END_TF_DOCS -->; tests/terraform/test_readme_tables.py fails when it is out
+of date. variables.tf and outputs.tf are read each time, never cached.
 """
 
 from __future__ import annotations
@@ -21,8 +22,12 @@ import hcl2
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MODULE = REPO_ROOT / "modules" / "segment-usage"
-README = REPO_ROOT / "README.md"
-BEGIN = "<!-- BEGIN_TF_DOCS -->"
+README = MODULE / "README.md"
+REGENERATE = ".venv/bin/python tests/support/readme_tables.py --write"
+BEGIN = (
+    "<!-- BEGIN_TF_DOCS: generated from variables.tf and outputs.tf; "
+    f"regenerate with `{REGENERATE}` (tests/terraform/test_readme_tables.py fails when stale) -->"
+)
 END = "<!-- END_TF_DOCS -->"
 
 
@@ -105,7 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--write", action="store_true", help="replace the block in README.md")
+    parser.add_argument(
+        "--write", action="store_true", help=f"replace the block in {README.relative_to(REPO_ROOT)}"
+    )
     args = parser.parse_args(argv)
     if args.write:
         write()

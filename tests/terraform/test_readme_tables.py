@@ -1,11 +1,11 @@
-"""README.md's module input/output tables match variables.tf and outputs.tf.
+"""modules/segment-usage/README.md's input/output tables match variables.tf and outputs.tf.
 
 Regenerate with: .venv/bin/python tests/support/readme_tables.py --write
 """
 
 from __future__ import annotations
 
-from support.readme_tables import BEGIN, END, README, readme_block, render
+from support.readme_tables import BEGIN, END, README, REGENERATE, REPO_ROOT, readme_block, render
 
 
 def test_every_input_and_output_is_documented() -> None:
@@ -18,7 +18,13 @@ def test_every_input_and_output_is_documented() -> None:
 def test_readme_tables_are_up_to_date() -> None:
     block = readme_block(README)
     assert block is not None, (
-        f"README.md has no {BEGIN} ... {END} block; "
-        "run .venv/bin/python tests/support/readme_tables.py --write"
+        f"{README.relative_to(REPO_ROOT)} has no {BEGIN} ... {END} block; run {REGENERATE}"
     )
-    assert block == render(), "README tables are stale: run tests/support/readme_tables.py --write"
+    assert block == render(), f"module README tables are stale: run {REGENERATE}"
+
+
+def test_the_tables_live_in_the_module_readme_only() -> None:
+    """One copy: the root README links to the module README instead of repeating the tables."""
+    root = (REPO_ROOT / "README.md").read_text()
+    assert "BEGIN_TF_DOCS" not in root and "## Inputs" not in root
+    assert "modules/segment-usage/README.md" in root
