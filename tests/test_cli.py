@@ -77,18 +77,22 @@ def test_validate_json_lines_offline(tmp_path: Path, monkeypatch) -> None:
     code, text = run("validate", str(path), "--json")
     assert code == 1
     assert json.loads(text) == [
-        {"messageId": good["messageId"], "valid": True, "errors": []},
+        {"messageId": good["messageId"], "valid": True, "kind": None, "errors": [], "warnings": []},
         {
             "messageId": "m" * 101,
             "valid": False,
+            "kind": "invalid",
             "errors": [f"messageId: {'m' * 101!r} is too long"],
+            "warnings": [],
         },
         {
             "messageId": None,
             "valid": False,
+            "kind": "envelope",
             "errors": [
                 "line 4: not valid JSON (Expecting property name enclosed in double quotes at 1)"
             ],
+            "warnings": [],
         },
     ]
     code, text = run("validate", str(path))

@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from typing import Any, TextIO
 
 from .ingest.check import check
@@ -81,21 +82,37 @@ ALL_TRACKED = Trackers(None)
 
 
 def validate_text(text: str, plan: TrackingPlan | None = None) -> list[dict[str, Any]]:
-    """One ``{messageId, valid, errors}`` per message in ``text`` (see ``_documents``), by the
-    handler's own check (``ingest.check``), plan violations counted as errors."""
+    """One ``{messageId, valid, kind, errors, warnings}`` per message in ``text`` (see
+    ``_documents``), by the handler's own check (``ingest.check``) in block mode: ``valid`` is
+    whether the handler would record it; ``warnings`` are kept beside a recorded message."""
     results = []
+    now_ms = int(time.time() * 1000)
     for where, value in _documents(text):
         if isinstance(value, ValueError):
-            results.append({"messageId": None, "valid": False, "errors": [f"{where}: {value}"]})
+            results.append(
+                {
+                    "messageId": None,
+                    "valid": False,
+                    "kind": "envelope",
+                    "errors": [f"{where}: {value}"],
+                    "warnings": [],
+                }
+            )
             continue
         _, items = unwrap(value)
         for item in items:
             payload = item.payload
-            # Block mode: a plan violation is an error here as it is a rejection in the handler.
-            checked = check(item, plan, "block", ALL_TRACKED)
-            errors = checked.errors
+            checked = check(item, plan, "block", ALL_TRACKED, now_ms)
             message_id = payload.get("messageId") if isinstance(payload, dict) else None
-            results.append({"messageId": message_id, "valid": not errors, "errors": errors})
+            results.append(
+                {
+                    "messageId": message_id,
+                    "valid": checked.message is not None,
+                    "kind": checked.kind or None,
+                    "errors": checked.errors,
+                    "warnings": checked.warnings,
+                }
+            )
     return results
 
 
@@ -220,6 +237,8 @@ def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
             out.write(f"{mark} {result['messageId'] or '-'}\n")
             for error in result["errors"]:
                 out.write(f"    {error}\n")
+            for warning in result["warnings"]:
+                out.write(f"    warning: {warning}\n")
         bad = sum(not r["valid"] for r in results)
         out.write(f"{len(results) - bad} valid, {bad} invalid\n")
     return 0 if all(r["valid"] for r in results) else 1

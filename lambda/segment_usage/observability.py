@@ -22,6 +22,7 @@ METRICS = {
     "rejected": "Rejected",
     "failed": "Failed",
     "buffered": "Buffered",  # direct path: handed off to the buffer queue (handoff.py)
+    "plan_error": "PlanErrors",  # the tracking plan could not be applied (ingest/check.py)
 }
 
 
@@ -78,10 +79,16 @@ class InvocationSummary:
         elif status == "failed":
             self.failures.append({"messageId": mid, "error": (errors or ["unknown"])[0]})
 
+    def add_plan_error(self, call_type: Any) -> None:
+        """Count a message the tracking plan could not be applied to (its own metric, alarmed)."""
+        kind = call_type if isinstance(call_type, str) and len(call_type) <= 20 else "unknown"
+        self.counts["plan_error"] += 1
+        self.by_type.setdefault(kind, Counter())["plan_error"] += 1
+
     def level(self) -> str:
         """ERROR when work was not done (a retry follows); WARN when messages were rejected, or
         handed off to the buffer queue because recording failed (they are safe, DynamoDB is not)."""
-        if self.counts["failed"]:
+        if self.counts["failed"] or self.counts["plan_error"]:
             return "ERROR"
         return "WARN" if self.counts["rejected"] or self.counts["buffered"] else "INFO"
 

@@ -10,6 +10,7 @@ and EventBridge paths, hand off to the buffer queue what failed for a transient 
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,12 +18,12 @@ from .ingest.check import check
 from .ingest.envelopes import SQS, Incoming, unwrap
 from .ingest.spec import spec_validators
 from .ingest.trackers import Trackers
-from .ingest.tracking_plan import TrackingPlan, load_plan
+from .ingest.tracking_plan import TrackingPlan, TrackingPlanError, load_plan
 from .record.handoff import Handoff
 from .record.recorder import Recorder
 from .settings import INGEST_DYNAMODB, TRACKERS, ConfigError, Settings, aws_client
 from .table.errors import AWS_ERRORS, error_text
-from .table.rejected import rejection_item
+from .table.rejected import WARNING, rejection_items
 from .table.store import Store
 
 # Statuses of an Outcome.
@@ -58,6 +59,7 @@ class Processed:
     path: str  # direct | eventbridge | sqs
     items: list[Incoming]
     outcomes: list[Outcome]
+    plan_failed: list[bool] = field(default_factory=list)  # the plan could not be applied
 
 
 class Processor:
@@ -71,7 +73,10 @@ class Processor:
         except ValueError as exc:
             raise ConfigError(f"{TRACKERS}: {exc}") from exc
         self.recorder = Recorder(self.store)
-        self.plan: TrackingPlan | None = load_plan(settings, self.store.client)
+        self.plan: TrackingPlan | None = None
+        self.plan_problem: str | None = None  # why the plan could not be loaded, if it could not
+        self._plan_loaded_at = 0.0
+        self._load_plan()
         self.handoff = Handoff(settings.buffer_queue_url)  # its SQS client is made on first use
         spec_validators()
 
@@ -82,17 +87,29 @@ class Processor:
         already); ``hand_off`` False never uses the buffer queue (operator commands report
         failures instead). Raises nothing for a message's fault; AWS errors become outcomes.
         """
+        if self.plan_problem and time.monotonic() - self._plan_loaded_at > self.PLAN_RETRY_SECONDS:
+            self._load_plan()
         path, items = unwrap(event)
+        now_ms = int(time.time() * 1000)
         outcomes: list[Outcome | None] = [None] * len(items)
+        plan_failed = [False] * len(items)
         valid: list[int] = []
         messages = []
         for i, item in enumerate(items):
-            checked = check(item, self.plan, self.settings.tracking_plan_mode, self.trackers)
+            checked = check(
+                item,
+                self.plan,
+                self.settings.tracking_plan_mode,
+                self.trackers,
+                now_ms,
+                self.plan_problem,
+            )
+            plan_failed[i] = checked.plan_failed
             if checked.message is None:
                 outcomes[i] = self._keep(item, checked.kind, checked.errors, keep_rejected)
                 continue
-            if checked.violations:  # warn mode: recorded, and the violations kept beside it
-                kept = self._keep(item, "warning", checked.violations, True)
+            if checked.warnings:  # recorded, and the warnings kept beside it
+                kept = self._keep(item, WARNING, checked.warnings, True)
                 if kept.status == FAILED:
                     outcomes[i] = kept
                     continue
@@ -110,7 +127,23 @@ class Processor:
             for i, outcome in enumerate(done):
                 if outcome.status == FAILED:
                     done[i] = self._hand_off(items[i], outcome.errors)
-        return Processed(path, items, done)
+        return Processed(path, items, done, plan_failed)
+
+    PLAN_RETRY_SECONDS = 60.0
+
+    def _load_plan(self) -> None:
+        """Load the deployment's plan. A plan that cannot be loaded (malformed, or its item missing
+        or of another hash mid-deployment) never stops ingest: ``plan_problem`` says why, every
+        message is handled by ``ingest.check``'s rule for it, and loading is tried again after
+        ``PLAN_RETRY_SECONDS``. The PlanErrors metric (``observability``) raises an alarm."""
+        self._plan_loaded_at = time.monotonic()
+        try:
+            self.plan, self.plan_problem = load_plan(self.settings, self.store.client), None
+        except (TrackingPlanError, ConfigError, *AWS_ERRORS) as exc:
+            self.plan = None
+            self.plan_problem = (
+                f"not loaded ({error_text(exc)})" if isinstance(exc, AWS_ERRORS) else str(exc)
+            )
 
     def take_catalog_drift(self) -> int:
         """Catalog counts that could not be made right since the last call (see the README)."""
@@ -135,7 +168,7 @@ class Processor:
         """Keep ``item`` on the rejected list (``kind`` warning: beside its record)."""
         if not keep:
             return Outcome(REJECTED, errors, kind)
-        record = rejection_item(
+        records = rejection_items(
             kind=kind,
             path=item.path,
             raw=item.raw,
@@ -144,9 +177,10 @@ class Processor:
             retention_days=self.settings.rejected_retention_days,
         )
         try:
-            self.store.put(record)
+            for record in records:
+                self.store.put(record)
         except AWS_ERRORS as error:
             return Outcome(FAILED, [f"keeping the rejected message failed: {type(error).__name__}"])
-        if kind == "warning":
+        if kind == WARNING:
             return Outcome(ACCEPTED)
         return Outcome(REJECTED, errors, kind)

@@ -24,7 +24,7 @@ def identify_with_pii(**kw) -> dict:
 def test_summary_line_and_emf_per_call_type(make_runtime) -> None:
     runtime = make_runtime()
     track = sm.track("Clicked", user_id="u1")
-    bad = sm.page("Home", user_id="u1", timestamp="soon")
+    bad = sm.page("Home", user_id="u1", **sm.NO_TIME)
     event = sm.sqs_event(
         [sm.eventbridge_event(m) for m in (track, track, identify_with_pii(), bad)]
     )
@@ -42,6 +42,7 @@ def test_summary_line_and_emf_per_call_type(make_runtime) -> None:
         "rejected": 1,
         "failed": 0,
         "buffered": 0,
+        "plan_error": 0,
         "rejections": [{"messageId": bad["messageId"], "fields": ["timestamp"]}],
     }
     by_type = {doc["CallType"]: doc for doc in emf}
@@ -56,6 +57,7 @@ def test_summary_line_and_emf_per_call_type(make_runtime) -> None:
         "Rejected",
         "Failed",
         "Buffered",
+        "PlanErrors",
     }
 
 

@@ -74,6 +74,17 @@ def test_a_json_array_is_handled_element_by_element() -> None:
     path, (good, bad) = unwrap([message, 7])
     assert path == DIRECT and good.payload == message and bad.payload is None
     assert bad.error.startswith("[1]: expected an EventBridge event")
-    for event in ([], [message] * 101):
-        path, (item,) = unwrap(event)
-        assert item.payload is None and "between 1 and 100" in item.error
+    path, (item,) = unwrap([])
+    assert item.payload is None and item.error == "envelope: an empty JSON array"
+
+
+def test_an_array_over_the_limit_is_kept_element_by_element_never_cut() -> None:
+    """Every element of an over-long array is kept whole, as its own item, kind "limit", so that
+    ``segment-usage replay --kind limit`` records each one; nothing is cut or lost."""
+    messages = [sm.track("Clicked", user_id=f"u{n}") for n in range(101)]
+    path, items = unwrap(messages)
+    assert path == DIRECT and len(items) == 101
+    assert all(
+        item.kind == "limit" and item.payload == m for item, m in zip(items, messages, strict=True)
+    )
+    assert items[7].error.startswith("envelope: element 7 of a JSON array of 101 events")

@@ -113,30 +113,58 @@ def test_plan_over_4_kb_is_read_from_the_table(dynamodb, table) -> None:
     assert response["errors"] == ["properties.variant: 'c' is not one of ['a', 'b']"]
 
 
-def test_stored_plan_that_does_not_match_its_sha_refuses_to_start(dynamodb, table) -> None:
+def test_a_plan_that_cannot_load_never_stops_ingest(dynamodb, table, monkeypatch) -> None:
+    """A stored plan of another sha256 (a deployment in progress) or none at all: block mode
+    keeps every message as kind "plan" (replayable), warn mode records it with a warning; no
+    delivery raises; once the plan is there, the next load applies it."""
     store_plan(dynamodb, table, big_plan())
-    env = {"SEGMENT_USAGE_TABLE": table, "SEGMENT_USAGE_TRACKING_PLAN_SHA256": "0" * 64}
-    with pytest.raises(ValueError, match="does not match SEGMENT_USAGE_TRACKING_PLAN_SHA256"):
-        Runtime(Settings.from_env(env), dynamodb)
+    env = {
+        "SEGMENT_USAGE_TABLE": table,
+        "SEGMENT_USAGE_TRACKING_PLAN_SHA256": "0" * 64,
+        "SEGMENT_USAGE_TRACKING_PLAN_MODE": "block",
+    }
+    runtime = Runtime(Settings.from_env(env), dynamodb)
+    assert "does not match SEGMENT_USAGE_TRACKING_PLAN_SHA256" in runtime.plan_problem
+    ok = sm.track("Feature 7 Used", {"variant": "a"}, user_id="u1")
+    (response,) = deliver(runtime, [ok])
+    assert response["status"] == "rejected" and response["errors"][0].startswith("tracking plan:")
+    (kept,) = Reader(dynamodb, table).rejected()
+    assert kept["kind"] == "plan"
+    warn = Runtime(Settings.from_env({**env, "SEGMENT_USAGE_TRACKING_PLAN_MODE": "warn"}), dynamodb)
+    (response,) = deliver(warn, [sm.track("Feature 7 Used", user_id="u2")])
+    assert response["status"] == "accepted"
+    # The deployment finishes: the right hash; the next load (after the retry pause) applies it.
+    env["SEGMENT_USAGE_TRACKING_PLAN_SHA256"] = store_plan(dynamodb, table, big_plan())
+    fixed = Runtime(
+        Settings.from_env({**env, "SEGMENT_USAGE_TRACKING_PLAN_SHA256": "ab" * 32}), dynamodb
+    )
+    assert "is missing" not in (fixed.plan_problem or "x")  # the item exists, another hash
+    object.__setattr__(fixed, "settings", Settings.from_env(env))
+    monkeypatch.setattr(fixed, "PLAN_RETRY_SECONDS", -1.0)
+    (response,) = deliver(fixed, [sm.track("Feature 7 Used", {"variant": "c"}, user_id="u3")])
+    assert fixed.plan_problem is None and response["status"] == "rejected"
+    assert response["errors"] == ["properties.variant: 'c' is not one of ['a', 'b']"]
 
 
-def test_missing_stored_plan_refuses_to_start(dynamodb, table) -> None:
+def test_missing_stored_plan_is_a_plan_problem_not_a_crash(dynamodb, table) -> None:
     env = {"SEGMENT_USAGE_TABLE": table, "SEGMENT_USAGE_TRACKING_PLAN_SHA256": "ab" * 32}
-    with pytest.raises(ValueError, match="is missing from table"):
-        Runtime(Settings.from_env(env), dynamodb)
+    runtime = Runtime(Settings.from_env(env), dynamodb)
+    assert "is missing from table" in runtime.plan_problem
 
 
 @pytest.mark.parametrize(
     ("plan", "error"),
     [
         ("{", "tracking plan: not valid JSON"),
-        ("[]", "tracking plan: expected a JSON object"),
+        ("7", "tracking plan: expected a JSON object"),
         ('{"tracks": {}}', "tracking plan: unknown keys ['tracks']"),
-        ('{"track": {"A": {"type": "nope"}}}', "tracking plan: track['A']: invalid schema"),
+        ('{"track": {"A": {"type": "nope"}}}', "tracking plan: track['A']: /type: 'nope' is not"),
+        ('{"track": {"A": {"type": ["objekt"]}}}', "tracking plan: track['A']: /type: 'objekt'"),
+        ('{"track": {"A": {"minimum": "x"}}}', "tracking plan: track['A']: invalid schema"),
         ('{"identify": 3}', "tracking plan: identify: expected a JSON Schema object"),
         (
             '{"unplanned_events": "drop"}',
-            "tracking plan: unplanned_events: expected 'allow' or 'violation'",
+            "tracking plan: unplanned_events: 'drop' is not one of ['allow', 'violation']",
         ),
     ],
 )

@@ -53,7 +53,7 @@ def test_blocked_messages_replay_after_the_plan_is_relaxed(
     # A second copy, kept apart: an SQS body of the raw message, laid out differently.
     with contextlib.redirect_stdout(io.StringIO()):
         blocking.handle(sm.sqs_event([json.dumps(order, indent=1)]))
-    broken = sm.track("Clicked", user_id="u1", timestamp="soon")
+    broken = sm.track("Clicked", user_id="u1", **sm.NO_TIME)
     deliver(blocking, [broken])
     assert len(Reader(dynamodb, table).rejected()) == 3
 
@@ -82,7 +82,7 @@ def test_blocked_messages_replay_after_the_plan_is_relaxed(
 
 def test_filters_by_kind_reason_and_time(cli_env, make_runtime) -> None:
     runtime = make_runtime()
-    deliver(runtime, [sm.track("Clicked", user_id="u1", timestamp="soon")])
+    deliver(runtime, [sm.track("Clicked", user_id="u1", **sm.NO_TIME)])
     deliver(runtime, [sm.track("Clicked", user_id=None, anonymous_id=None)])
     assert len(run("replay")[1]["results"]) == 2
     assert len(run("replay", "--kind", "envelope")[1]["results"]) == 0

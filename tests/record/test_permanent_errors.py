@@ -155,16 +155,20 @@ def test_sqs_batch_with_one_over_budget_acknowledges_everything(
 
 
 def test_a_kept_item_always_fits_dynamodb_whatever_it_keeps() -> None:
-    """Otherwise keeping a rejection would itself fail on every retry."""
-    from segment_usage.table.rejected import rejection_item
+    """Otherwise keeping a rejection would itself fail on every retry; and nothing is cut: the
+    raw text goes on in part items that join back to exactly what came."""
+    from segment_usage.table.rejected import Kept, rejection_items
 
-    worst = rejection_item(
+    raw = "\U0001f600" * 200_000  # 800 KB of 4-byte characters
+    items = rejection_items(
         kind="envelope",
         path="direct",
-        raw="\U0001f600" * 200_000,  # 800 KB of 4-byte characters
+        raw=raw,
         reasons=["\u20ac" * 5_000] * 100,
         payload={"messageId": "\u20ac" * 500, "type": "\u20ac" * 500},
         retention_days=3650,
     )
-    assert item_size(worst) <= 400 * 1024
-    assert int(worst["raw_truncated_from"]["N"]) == 800_000
+    assert all(item_size(item) <= 400 * 1024 for item in items)
+    assert len(items) == 3
+    kept = Kept.from_item(items[0], [item["raw"]["S"] for item in items[1:]])
+    assert kept.raw == raw and kept.parts == 3

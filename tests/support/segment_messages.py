@@ -13,6 +13,8 @@ SOURCE_ID = "qSg3xMpL9a"
 PARTNER_SOURCE = f"aws.partner/segment.com/{SOURCE_ID}"
 BASE_TIME = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
 _sequence = itertools.count()
+# No usable time in any of the four fields: the one time-related fault that rejects a message.
+NO_TIME = {"timestamp": "soon", "originalTimestamp": None, "sentAt": None, "receivedAt": None}
 
 
 def iso(moment: datetime) -> str:

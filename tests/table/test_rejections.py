@@ -36,9 +36,17 @@ BAD = {
         sm.track("Clicked", user_id="u1", message_id="m" * 101),
         f"messageId: {'m' * 101!r} is too long",
     ),
-    "bad timestamp": (
-        sm.track("Clicked", user_id="u1", timestamp="2026-11-31T10:00:00Z"),
-        "timestamp: '2026-11-31T10:00:00Z' is not a valid date-time: day is out of range for month",
+    "no usable time": (
+        sm.track(
+            "Clicked",
+            user_id="u1",
+            timestamp="2026-11-31T10:00:00Z",
+            originalTimestamp=None,
+            sentAt="soon",
+            receivedAt=None,
+        ),
+        "timestamp: no usable time: timestamp, receivedAt, originalTimestamp and sentAt are all "
+        "missing or not ISO-8601 date-times",
     ),
     "unknown type": (
         sm.message("purchase", user_id="u1"),

@@ -175,7 +175,7 @@ def recorded_runs(moto_url: str) -> dict[str, Any]:
             sm.screen("Settings", user_id=uid),
             sm.group("g-1", {"name": "Acme"}, user_id=uid),
         )
-    ] + [sm.alias("anon-1", users[0]), sm.page("Home", user_id=users[0], timestamp="soon")]
+    ] + [sm.alias("anon-1", users[0]), sm.page("Home", user_id=users[0], **sm.NO_TIME)]
 
     direct, batch = Recorded(), Recorded()
     try:

@@ -15,8 +15,10 @@ from typing import Any
 PARTNER_SOURCE_PREFIX = "aws.partner/segment.com/"
 DIRECT, EVENTBRIDGE, SQS = "direct", "eventbridge", "sqs"
 MAX_ARRAY_ITEMS = 100  # a JSON array of events in one invocation (neither Segment nor EventBridge
-# sends one: a person or a script does). Each element is handled as if it came alone; a longer
-# array is rejected whole, so one invocation stays within Segment's 5 s.
+# sends one: a person or a script does). Each element is handled as if it came alone. The elements
+# of a longer array are kept one by one (kind "limit"), so one invocation stays within Segment's
+# 5 s and ``segment-usage replay --kind limit`` records every one of them later.
+LIMIT = "limit"  # the rejection kind of what this product deferred by its own limit
 
 
 # Treated as immutable, but not frozen: a frozen dataclass's __init__ is several times slower
@@ -28,6 +30,7 @@ class Incoming:
     original: Any  # what to keep if it is rejected (serialised only then: see ``raw``)
     error: str | None = None  # why the envelope itself is unusable
     record_id: str | None = None  # SQS messageId, for batchItemFailures
+    kind: str | None = None  # the rejection kind when ``error`` is set (default: envelope)
 
     @property
     def raw(self) -> str:
@@ -35,10 +38,16 @@ class Incoming:
 
 
 def _raw(value: Any) -> str:
+    """The text to keep: compact JSON, UTF-8 where it can be, JSON-escaped where it holds text
+    that is not Unicode (a lone surrogate), so that replay reads back exactly what came."""
     if isinstance(value, str):
         return value
     try:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=repr)
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=repr)
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return json.dumps(value, separators=(",", ":"), default=repr)
     except (TypeError, ValueError):
         return repr(value)
 
@@ -118,12 +127,18 @@ def unwrap(event: Any) -> tuple[str, list[Incoming]]:
 
 def _from_array(events: list[Any]) -> tuple[str, list[Incoming]]:
     """A JSON array of EventBridge events or Segment messages: each one, as if it came alone."""
-    if not events or len(events) > MAX_ARRAY_ITEMS:
+    if not events:
+        return DIRECT, [Incoming(DIRECT, None, events, "envelope: an empty JSON array")]
+    if len(events) > MAX_ARRAY_ITEMS:
         error = (
-            f"envelope: a JSON array of {len(events)} events; between 1 and {MAX_ARRAY_ITEMS} "
-            "EventBridge events or Segment messages are handled, each on its own"
+            f"envelope: element {{n}} of a JSON array of {len(events)} events, over the "
+            f"{MAX_ARRAY_ITEMS} one invocation handles; kept whole, to record with "
+            "segment-usage replay --kind limit"
         )
-        return DIRECT, [Incoming(DIRECT, None, events, error)]
+        return DIRECT, [
+            Incoming(DIRECT, element, element, error.format(n=n), kind=LIMIT)
+            for n, element in enumerate(events)
+        ]
     items = []
     for n, element in enumerate(events):
         if _is_eventbridge(element):

@@ -1,14 +1,26 @@
-"""A valid Segment message reduced to what recording needs: ids, time, and its effects."""
+"""A valid Segment message reduced to what recording needs: ids, time, and its effects.
+
+Engage (Segment docs, "Engage destinations" / "Computed traits"): audiences and computed traits
+reach a destination in three shapes, all recognised here:
+
+- an ``identify`` whose ``traits`` hold the audience key (``true``/``false``) or the computed
+  trait's value (Engage sets ``"sentAt": null`` on these; a null counts as absent);
+- a ``track`` "Audience Entered" / "Audience Exited" whose key is in ``properties.audience_key``,
+  or only in ``context.personas.computation_key`` (``computation_class`` "audience"), the value
+  in ``properties[<key>]`` when present, else true/false by the event;
+- a ``track`` "Trait Computed" whose key is in ``properties.trait_key`` or
+  ``context.personas.computation_key``, the value in ``properties[<key>]``.
+"""
 
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from ..table.keys import message_hash
-from .spec import TIMESTAMP_FIELDS, parse_timestamp_ms
+from .timestamps import EventTime, event_time
 from .trackers import Trackers, subject_name
 
 ENGAGE_AUDIENCE_EVENTS = {"Audience Entered": True, "Audience Exited": False}
@@ -16,8 +28,30 @@ ENGAGE_TRAIT_EVENT = "Trait Computed"
 
 
 def trait_json(value: Any) -> str:
-    """Canonical JSON of a trait value, so equal values compare equal as strings."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """Canonical JSON of a trait value, so equal values compare equal as strings. A value holding
+    a lone surrogate (not Unicode text) is stored JSON-escaped, which reads back the same."""
+    try:
+        text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = json.dumps(value, sort_keys=True, separators=(",", ":"))
+    return text
+
+
+def _traits(value: Any) -> dict[str, str]:
+    """Name -> canonical JSON of an identify's or group's ``traits`` (not an object: none; a key
+    that is not Unicode text is left out: the Spec check warned of both)."""
+    if not isinstance(value, dict):
+        return {}
+    return {k: trait_json(v) for k, v in value.items() if isinstance(k, str) and _is_text(k)}
+
+
+def _is_text(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 # Treated as immutable, but not frozen: a frozen dataclass's __init__ costs ~4 us per message on
@@ -39,14 +73,14 @@ class Message:
     link_from: str | None = None  # an anonymous/previous id to link under user_id
 
     @classmethod
-    def from_valid(cls, message: dict[str, Any], trackers: Trackers) -> Message:
-        """Build from a message that passed ``validate_message``."""
+    def from_valid(
+        cls, message: dict[str, Any], trackers: Trackers, when: EventTime | None = None
+    ) -> Message:
+        """Build from a message that passed the Spec check (``spec.check_spec``), recorded at
+        ``when`` (default: ``timestamps.event_time`` of it now; raises NoUsableTime)."""
+        when = when or event_time(message, int(time.time() * 1000))
         user_id = message.get("userId") or None
         anonymous_id = message.get("anonymousId") or None
-        stamp = message.get("timestamp")
-        if not isinstance(stamp, str):
-            stamp = next(message[f] for f in TIMESTAMP_FIELDS if isinstance(message.get(f), str))
-        ts_ms = parse_timestamp_ms(stamp)
         call_type = message["type"]
         traits: dict[str, str] = {}
         catalog = None
@@ -55,14 +89,14 @@ class Message:
         if call_type in ("track", "page", "screen"):
             catalog = (call_type, subject_name(message) or "")
         if call_type == "identify":
-            traits = {k: trait_json(v) for k, v in (message.get("traits") or {}).items()}
+            traits = _traits(message.get("traits"))
             if user_id and anonymous_id and anonymous_id != user_id:
                 link_from = anonymous_id
         elif call_type == "track":
             traits = _engage_traits(message)
         elif call_type == "group":
             group_id = str(message["groupId"])
-            traits = {k: trait_json(v) for k, v in (message.get("traits") or {}).items()}
+            traits = _traits(message.get("traits"))
         elif call_type == "alias" and message["previousId"] != user_id:
             link_from = message["previousId"]
         return cls(
@@ -72,8 +106,8 @@ class Message:
             subject=user_id or anonymous_id or "",
             user_id=user_id,
             anonymous_id=anonymous_id,
-            ts_ms=ts_ms,
-            day=_utc_day(stamp, ts_ms),
+            ts_ms=when.ts_ms,
+            day=when.day,
             usage_trait=trackers.trait_for(message),
             catalog=catalog,
             traits=traits,
@@ -82,23 +116,34 @@ class Message:
         )
 
 
-def _utc_day(stamp: str, ts_ms: int) -> str:
-    """The UTC date of a timestamp: its own first 10 characters when it is in UTC already."""
-    if stamp.endswith(("Z", "z", "+00:00")):
-        return stamp[:10]
-    return datetime.fromtimestamp(ts_ms / 1000, UTC).date().isoformat()  # strftime: 4x slower
+def _engage_key(message: dict[str, Any], props: dict[str, Any], field: str, kind: str) -> Any:
+    """The audience or computed-trait key: ``properties[field]``, else Engage's
+    ``context.personas.computation_key`` when ``computation_class`` says ``kind`` (or is absent)."""
+    key = props.get(field)
+    if isinstance(key, str) and key:
+        return key
+    context = message.get("context")
+    personas = context.get("personas") if isinstance(context, dict) else None
+    if not isinstance(personas, dict):
+        return None
+    key = personas.get("computation_key")
+    klass = personas.get("computation_class")
+    if isinstance(key, str) and key and (klass is None or kind in str(klass).lower()):
+        return key
+    return None
 
 
 def _engage_traits(message: dict[str, Any]) -> dict[str, str]:
     """Engage's "Audience Entered/Exited" and "Trait Computed" tracks set a trait, like identify."""
-    props = message.get("properties") or {}
+    props = message.get("properties")
+    props = props if isinstance(props, dict) else {}
     event = message["event"]
-    if event in ENGAGE_AUDIENCE_EVENTS and isinstance(props.get("audience_key"), str):
-        key = props["audience_key"]
-        value = props.get(key, ENGAGE_AUDIENCE_EVENTS[event])
-        return {key: trait_json(value)}
-    if event == ENGAGE_TRAIT_EVENT and isinstance(props.get("trait_key"), str):
-        key = props["trait_key"]
-        if key in props:
+    if event in ENGAGE_AUDIENCE_EVENTS:
+        key = _engage_key(message, props, "audience_key", "audience")
+        if key is not None and _is_text(key):
+            return {key: trait_json(props.get(key, ENGAGE_AUDIENCE_EVENTS[event]))}
+    elif event == ENGAGE_TRAIT_EVENT:
+        key = _engage_key(message, props, "trait_key", "trait")
+        if key is not None and key in props and _is_text(key):
             return {key: trait_json(props[key])}
     return {}

@@ -9,14 +9,18 @@ from __future__ import annotations
 import json
 import math
 import re
+import time
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import Any
 
-from jsonschema import Draft7Validator, FormatChecker
+from jsonschema import Draft7Validator
 from jsonschema.exceptions import ValidationError
+
+from .formats import FORMAT_CHECKER
+from .timestamps import NoUsableTime, event_time
 
 MAX_MESSAGE_BYTES = 32 * 1024  # Segment rejects messages over 32 KB.
 # Objects and arrays nested deeper than this are rejected with the path where the limit is passed
@@ -24,31 +28,13 @@ MAX_MESSAGE_BYTES = 32 * 1024  # Segment rejects messages over 32 KB.
 # messages nest 4-6 levels.
 MAX_DEPTH = 32
 CALL_TYPES = ("track", "page", "screen", "identify", "group", "alias")
-TIMESTAMP_FIELDS = ("timestamp", "originalTimestamp", "receivedAt", "sentAt")
-
-_ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
-
-# jsonschema only checks "date-time" when rfc3339-validator is installed and silently passes
-# otherwise. This checker is always present, so the check always runs.
-FORMAT_CHECKER = FormatChecker(formats=())
-
-
-@FORMAT_CHECKER.checks("date-time", raises=ValueError)
-def is_iso8601_datetime(value: object) -> bool:
-    if not isinstance(value, str):
-        return True  # the "type" keyword reports non-strings
-    if not _ISO_DATETIME.match(value):
-        raise ValueError("not an ISO-8601 date-time (expected YYYY-MM-DDTHH:MM...)")
-    datetime.fromisoformat(value)  # raises ValueError with the reason
-    return True
-
-
-def parse_timestamp_ms(value: str) -> int:
-    """Epoch milliseconds of an ISO-8601 string; a value without an offset is taken as UTC."""
-    parsed = datetime.fromisoformat(value)
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return int(parsed.timestamp() * 1000)
+# Top-level fields recording needs: a fault in one of them rejects the message. A fault anywhere
+# else (a malformed sentAt, a context that is not an object, ...) is a warning: recorded anyway,
+# and kept beside the record with the field (schemas mark those fields "x-warning": true).
+RECORDING_FIELDS = frozenset(
+    {"type", "messageId", "userId", "anonymousId", "event", "name", "category", "groupId",
+     "previousId"}
+)  # fmt: skip
 
 
 def format_path(path: Iterable[Any]) -> str:
@@ -78,9 +64,17 @@ def format_error(error: ValidationError, prefix: str = "") -> str:
     return f"{where}: {message or error.message}"
 
 
+def _sorted(errors: Iterable[ValidationError]) -> list[ValidationError]:
+    return sorted(errors, key=lambda e: list(map(str, e.absolute_path)))
+
+
 def iter_errors(validator: Draft7Validator, instance: Any, prefix: str = "") -> list[str]:
-    errors = sorted(validator.iter_errors(instance), key=lambda e: list(map(str, e.absolute_path)))
-    return [format_error(e, prefix) for e in errors]
+    """Every error of ``instance`` against ``validator``, formatted, in path order."""
+    return [format_error(e, prefix) for e in _sorted(validator.iter_errors(instance))]
+
+
+def _is_warning(error: ValidationError) -> bool:
+    return isinstance(error.schema, Mapping) and error.schema.get("x-warning") is True
 
 
 def load_schema(name: str) -> dict[str, Any]:
@@ -185,24 +179,95 @@ def _first_errors(errors: list[str], message: dict[str, Any]) -> list[str]:
     return [e for e in errors if not e.startswith("message: userId or anonymousId is required")]
 
 
-def validate_message(message: Any) -> list[str]:
-    """Errors of ``message`` against the Segment Spec; an empty list means valid."""
+def surrogate_paths(value: Any, path: tuple[Any, ...] = ()) -> list[str]:
+    """Where a string (or an object key) holds a lone UTF-16 surrogate, e.g. ``"\\ud800"`` (what a
+    JavaScript ``slice()`` through an emoji leaves): not Unicode text, so DynamoDB cannot store it
+    as a string and UTF-8 cannot encode it."""
+    if isinstance(value, str):
+        return [] if _encodes(value) else [format_path(path) or "message"]
+    if isinstance(value, dict):
+        found = []
+        for key, child in value.items():
+            if isinstance(key, str) and not _encodes(key):
+                found.append(format_path(path) + "{key}" if path else "{key}")
+            found += surrogate_paths(child, (*path, key))
+        return found
+    if isinstance(value, list):
+        return [p for i, child in enumerate(value) for p in surrogate_paths(child, (*path, i))]
+    return []
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\ud[89a-f][0-9a-f]{2}")
+
+
+def _surrogate_faults(message: dict[str, Any], text: str | None) -> tuple[list[str], list[str]]:
+    """(errors, warnings) for lone surrogates: in a field recording needs, an error; elsewhere a
+    warning (the value is stored JSON-escaped). ``text`` (ASCII JSON) spares the walk when it has
+    no surrogate escape at all, which is almost every message."""
+    if text is not None and not _SURROGATE_ESCAPE.search(text):
+        return [], []
+    errors, warnings = [], []
+    for path in surrogate_paths(message):
+        reason = f"{path}: holds a lone UTF-16 surrogate, which is not Unicode text"
+        top = path.split(".", 1)[0].split("[", 1)[0].split("{", 1)[0]
+        if top in RECORDING_FIELDS:
+            errors.append(reason)
+        else:
+            warnings.append(reason + " (stored JSON-escaped)")
+    return errors, warnings
+
+
+@dataclass(slots=True)
+class SpecResult:
+    """The Segment Spec's verdict: ``errors`` reject the message; ``warnings`` name malformed
+    fields recording does not need (recorded anyway); ``text`` is its compact ASCII JSON."""
+
+    errors: list[str]
+    warnings: list[str]
+    text: str | None = None
+
+
+def check_spec(message: Any) -> SpecResult:
+    """``message`` against the Segment Spec and this product's limits (no time rule here:
+    ``timestamps.event_time`` decides the time)."""
     if not isinstance(message, dict):
-        return [f"message: expected a JSON object, got {type(message).__name__}"]
+        return SpecResult([f"message: expected a JSON object, got {type(message).__name__}"], [])
     errors, text = _shape_errors(message)
     if errors:
-        return errors
+        return SpecResult(errors, [])
     size = oversize(message, text)
     if size is not None:
-        return [f"message: {size} bytes exceeds Segment's {MAX_MESSAGE_BYTES}-byte (32 KB) limit"]
+        return SpecResult(
+            [f"message: {size} bytes exceeds Segment's {MAX_MESSAGE_BYTES}-byte (32 KB) limit"], []
+        )
     validators = spec_validators()
-    errors = iter_errors(validators["common"], message)
+    found = list(validators["common"].iter_errors(message))
     call_type = message.get("type")
-    if call_type in validators and call_type != "common":
-        errors += iter_errors(validators[call_type], message)
-    if not (
-        isinstance(message.get("timestamp"), str)
-        or any(isinstance(message.get(f), str) for f in TIMESTAMP_FIELDS)
-    ):
-        errors.append("timestamp: is required (or one of originalTimestamp, receivedAt, sentAt)")
-    return _first_errors(errors, message) if errors else errors
+    if isinstance(call_type, str) and call_type in validators and call_type != "common":
+        found += validators[call_type].iter_errors(message)
+    errors = [format_error(e) for e in _sorted(e for e in found if not _is_warning(e))]
+    warnings = [format_error(e) for e in _sorted(e for e in found if _is_warning(e))]
+    bad, odd = _surrogate_faults(message, text)
+    errors, warnings = errors + bad, warnings + odd
+    return SpecResult(_first_errors(errors, message) if errors else errors, warnings, text)
+
+
+def validate_message(message: Any, now_ms: int | None = None) -> list[str]:
+    """Errors that reject ``message``: the Segment Spec's, then the time rule's (no usable time).
+    An empty list means it is recordable; warnings are not errors (``check_spec`` has them)."""
+    result = check_spec(message)
+    if result.errors:
+        return result.errors
+    try:
+        event_time(message, now_ms if now_ms is not None else int(time.time() * 1000))
+    except NoUsableTime as exc:
+        return [str(exc)]
+    return []

@@ -5,25 +5,66 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 USAGE_TYPES = ("track", "page", "screen")
 MAX_TRAIT_BYTES = 100  # bounds the growth of a day bucket per message (see ledger.MAX_INCREMENT)
-_TRAIT = re.compile(r"^[a-z][a-z0-9_]{0,99}$")
-_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
-_NON_WORD = re.compile(r"[^a-z0-9]+")
+_TRAIT = re.compile(r"^[a-z][a-z0-9_]{0,99}$")  # what an explicit tracker's trait must match
+_ASCII_KEPT = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+_ZWJ = "\u200d"  # joins emoji sequences: part of the name, not a separator
+
+
+def _kept(char: str) -> bool:
+    """Whether a (normalised, case-folded) character is part of a trait name rather than a
+    separator. ASCII: letters and digits only (today's names). Beyond ASCII: letters, marks,
+    numbers and symbols of every script (Unicode categories L, M, N, S: 注, é, ६, 🍔), the
+    zero-width joiner of emoji sequences; spaces, punctuation and controls separate."""
+    if char < "\x80":
+        return char in _ASCII_KEPT
+    return char == _ZWJ or unicodedata.category(char)[0] in "LMNS"
+
+
+def _split_camel(text: str) -> str:
+    """``orderCompleted`` -> ``order Completed``: a lower-case letter or digit followed by an
+    upper-case letter starts a word (for ASCII exactly ``(?<=[a-z0-9])(?=[A-Z])``)."""
+    out = []
+    previous = ""
+    for char in text:
+        if char.isupper() and (previous.islower() or previous.isdigit()):
+            out.append(" ")
+        out.append(char)
+        previous = char
+    return "".join(out)
 
 
 def snake_case(name: str) -> str:
-    """``"Order Completed"`` and ``"orderCompleted"`` -> ``order_completed``; at most 100 bytes."""
-    words = _NON_WORD.sub("_", _CAMEL.sub("_", name).lower()).strip("_") or "unnamed"
+    """The trait name of an event, page or screen name; at most 100 UTF-8 bytes.
+
+    ``"Order Completed"`` and ``"orderCompleted"`` -> ``order_completed``; ``"注文完了"`` ->
+    ``注文完了``; ``"Café Visited"`` -> ``café_visited``; ``"Player Create 🍔"`` ->
+    ``player_create_🍔``. The rule: Unicode NFKC normalisation, camelCase split, case folding,
+    then every run of characters that are not letters, marks, numbers or symbols (``_kept``)
+    becomes one ``_``; a name that does not start with a letter gets ``t_``; over 100 bytes, it
+    is cut and ends with 8 hex digits of a hash of the whole name. So two names that differ in a
+    letter, digit or symbol never share a trait; names that differ only in case, spacing or
+    punctuation do (``segment-usage events`` lists every name behind a trait). ASCII names get
+    the same trait names as every earlier version; a name with no letter, digit or symbol at all
+    (``"!!!"``) is ``unnamed``, as before.
+    """
+    text = _split_camel(unicodedata.normalize("NFKC", name)).casefold()
+    words = (
+        "_".join(part for part in "".join(c if _kept(c) else " " for c in text).split(" ") if part)
+        or "unnamed"
+    )
     if not words[0].isalpha():
         words = f"t_{words}"
-    if len(words) > MAX_TRAIT_BYTES:
-        digest = hashlib.blake2b(name.encode("utf-8"), digest_size=4).hexdigest()
-        words = f"{words[: MAX_TRAIT_BYTES - 9].rstrip('_')}_{digest}"
+    if len(words.encode("utf-8")) > MAX_TRAIT_BYTES:
+        digest = hashlib.blake2b(name.encode("utf-8", "surrogatepass"), digest_size=4).hexdigest()
+        cut = words.encode("utf-8")[: MAX_TRAIT_BYTES - 9].decode("utf-8", "ignore")
+        words = f"{cut.rstrip('_')}_{digest}"
     return words
 
 

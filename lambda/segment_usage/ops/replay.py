@@ -11,6 +11,7 @@ reported.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -70,9 +71,15 @@ def _parse(raw: str) -> Any:
 def _dry(processor: Processor, kept: Kept) -> Result:
     reasons: list[str] = []
     _, items = unwrap(_parse(kept.raw))
+    now_ms = int(time.time() * 1000)
     for item in items:
         checked = check(
-            item, processor.plan, processor.settings.tracking_plan_mode, processor.trackers
+            item,
+            processor.plan,
+            processor.settings.tracking_plan_mode,
+            processor.trackers,
+            now_ms,
+            processor.plan_problem,
         )
         reasons += checked.errors
     if reasons:

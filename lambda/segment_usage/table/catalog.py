@@ -9,7 +9,6 @@ WCU/s); readers sum the shards.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from .keys import CATALOG_PK, CATALOG_SHARDS, catalog_pk, catalog_sk
@@ -57,6 +56,8 @@ def catalog_update(
 def list_events(client: Any, table: str) -> list[dict[str, Any]]:
     """Every name in the catalog, most frequent first: ``{type, name, count, last_seen_ms,
     trait}``. One Query per shard, 16 at a time, plus the unsharded ``CATALOG`` of v0.1."""
+    from concurrent.futures import ThreadPoolExecutor  # operator commands only, not the handler
+
     pks = [CATALOG_PK, *(catalog_pk(shard) for shard in range(CATALOG_SHARDS))]
 
     def shard(pk: str) -> list[dict[str, Any]]:

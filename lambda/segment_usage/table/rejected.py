@@ -3,16 +3,16 @@ DynamoDB refuses) and plan violations let through in warn mode, each with the re
 the raw message, where ``segment-usage rejected`` lists them and ``segment-usage replay`` re-runs
 them. Keys derive from the content, so a retried rejection overwrites itself instead of piling up.
 
-Item shape: pk ``REJECTED`` (or ``VIOLATION`` for warnings), sk a content hash; ``kind``, ``path``,
-``at`` (ISO-8601), ``reasons`` (list), ``raw`` (the message as received), ``message_id``, ``type``,
-``expires_at`` (TTL, epoch seconds).
+Item shape: pk ``REJECTED#nnn`` (``VIOLATION#nnn`` for warnings; ``nnn`` a shard of the content
+hash), sk the content hash; ``kind``, ``path``, ``at`` (ISO-8601), ``reasons`` (list), ``raw``
+(the message as received), ``parts`` (when ``raw`` goes on in part items), ``message_id``,
+``type``, ``expires_at`` (TTL, epoch seconds).
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -20,18 +20,50 @@ from typing import Any
 from .keys import REJECTED_PK, VIOLATION_PK
 from .pages import query_items
 
-# What was not recorded; "warning" items (recorded anyway, pk VIOLATION) are listed beside them.
-KINDS = ("invalid", "blocked", "envelope", "unrecordable")
+# What was not recorded; "warning" items (recorded anyway) are listed beside them.
+# limit: deferred by this product's own limit (an over-long JSON array), recorded by replay;
+# plan: the tracking plan could not be applied in block mode, recorded by replay once it is fixed.
+KINDS = ("invalid", "blocked", "envelope", "unrecordable", "limit", "plan")
+WARNING = "warning"
+
+# Kept messages are spread over SHARDS partition keys by their content hash: a flood of invalid
+# messages (anyone with the write key can send one) puts no more than ~1/SHARDS of its writes on
+# one key, where DynamoDB serves ~1,000 WCU/s per partition key. Listing reads every shard.
+SHARDS = 256
 
 # A kept item must always fit DynamoDB's 400 KB (409,600 bytes), or keeping it would fail on every
-# retry: raw text <= 300,000 bytes, reasons <= 20 x 500 characters (<= 40,000 bytes in UTF-8),
-# the rest < 2 KB. Segment's own limit is 32 KB, so only envelopes that are not Segment's get cut.
+# retry: raw text <= 300,000 bytes per item, reasons <= 20 x 500 characters (<= 40,000 bytes in
+# UTF-8), the rest < 2 KB. A longer raw text (only what is not a Segment message can be: Segment's
+# limit is 32 KB) goes on in part items (sk "<sk>#<n>"), never cut: replay reads it whole.
 MAX_RAW_BYTES = 300_000
 MAX_REASONS = 20
 MAX_REASON_CHARS = 500
 
 
-def rejection_item(
+def shard_pk(base: str, digest: str) -> str:
+    """The partition key of a kept item: ``REJECTED#nnn`` / ``VIOLATION#nnn`` by its hash."""
+    return f"{base}#{int(digest[:4], 16) % SHARDS:03d}"
+
+
+def _text(value: str) -> str:
+    """``value`` as DynamoDB can store it: lone surrogates written as ``\\udXXX`` escapes."""
+    return value.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _parts(encoded: bytes) -> list[str]:
+    """UTF-8 text cut into pieces of at most MAX_RAW_BYTES, never inside a character."""
+    pieces, start = [], 0
+    while True:
+        end = min(start + MAX_RAW_BYTES, len(encoded))
+        while end < len(encoded) and (encoded[end] & 0xC0) == 0x80:
+            end -= 1  # back to a character boundary
+        pieces.append(encoded[start:end].decode("utf-8"))
+        if end >= len(encoded):
+            return pieces
+        start = end
+
+
+def rejection_items(
     *,
     kind: str,
     path: str,
@@ -40,17 +72,21 @@ def rejection_item(
     payload: Any,
     retention_days: int,
     now: float | None = None,
-) -> dict[str, Any]:
-    """The item that keeps one message: ``kind`` one of ``KINDS`` (not recorded) or ``warning``
-    (recorded anyway); ``raw`` the text as received; ``retention_days`` sets the TTL."""
+) -> list[dict[str, Any]]:
+    """The items that keep one message: its item, then a part item per further 300,000 bytes of
+    ``raw``. ``kind`` one of ``KINDS`` (not recorded) or ``warning`` (recorded anyway); ``raw``
+    the text as received; ``retention_days`` sets the TTL (epoch seconds in ``expires_at``)."""
     now = time.time() if now is None else now
-    encoded = raw.encode("utf-8")
+    encoded = _text(raw).encode("utf-8")
     message_id = payload.get("messageId") if isinstance(payload, dict) else None
     call_type = payload.get("type") if isinstance(payload, dict) else None
-    if kind == "warning" and isinstance(message_id, str):
-        pk, sk = VIOLATION_PK, hashlib.sha256(message_id.encode("utf-8")).hexdigest()[:32]
+    if kind == WARNING and isinstance(message_id, str):
+        base, sk = VIOLATION_PK, hashlib.sha256(_text(message_id).encode()).hexdigest()[:32]
     else:
-        pk, sk = REJECTED_PK, hashlib.sha256(encoded).hexdigest()[:32]
+        base, sk = REJECTED_PK, hashlib.sha256(encoded).hexdigest()[:32]
+    pk = shard_pk(base, sk)
+    pieces = _parts(encoded)
+    expires = {"N": str(int(now) + retention_days * 86400)}
     item: dict[str, Any] = {
         "pk": {"S": pk},
         "sk": {"S": sk},
@@ -58,23 +94,28 @@ def rejection_item(
         "path": {"S": path},
         "at": {"S": datetime.fromtimestamp(now, UTC).isoformat(timespec="seconds")},
         "reasons": {
-            "L": [{"S": r[:MAX_REASON_CHARS]} for r in reasons[:MAX_REASONS]] or [{"S": "unknown"}]
+            "L": [{"S": _text(r[:MAX_REASON_CHARS])} for r in reasons[:MAX_REASONS]]
+            or [{"S": "unknown"}]
         },
-        "raw": {"S": encoded[:MAX_RAW_BYTES].decode("utf-8", errors="ignore")},
-        "expires_at": {"N": str(int(now) + retention_days * 86400)},
+        "raw": {"S": pieces[0]},
+        "expires_at": expires,
     }
-    if len(encoded) > MAX_RAW_BYTES:
-        item["raw_truncated_from"] = {"N": str(len(encoded))}
+    if len(pieces) > 1:
+        item["parts"] = {"N": str(len(pieces))}
     if isinstance(message_id, str) and message_id:
-        item["message_id"] = {"S": message_id[:200]}
+        item["message_id"] = {"S": _text(message_id[:200])}
     if isinstance(call_type, str) and call_type:
-        item["type"] = {"S": call_type[:50]}
-    return item
+        item["type"] = {"S": _text(call_type[:50])}
+    parts = [
+        {"pk": {"S": pk}, "sk": {"S": f"{sk}#{n}"}, "raw": {"S": piece}, "expires_at": expires}
+        for n, piece in enumerate(pieces[1:], start=1)
+    ]
+    return [item, *parts]
 
 
 @dataclass
 class Kept:
-    """One item of the rejected list, as stored."""
+    """One kept message (its parts joined), as stored."""
 
     pk: str
     sk: str
@@ -85,9 +126,10 @@ class Kept:
     type: str | None
     reasons: list[str]
     raw: str
+    parts: int = 1
 
     @classmethod
-    def from_item(cls, item: dict[str, Any]) -> Kept:
+    def from_item(cls, item: dict[str, Any], rest: list[str] | None = None) -> Kept:
         return cls(
             pk=item["pk"]["S"],
             sk=item["sk"]["S"],
@@ -97,25 +139,46 @@ class Kept:
             message_id=item.get("message_id", {}).get("S"),
             type=item.get("type", {}).get("S"),
             reasons=[r["S"] for r in item["reasons"]["L"]],
-            raw=item["raw"]["S"],
+            raw=item["raw"]["S"] + "".join(rest or []),
+            parts=int(item.get("parts", {"N": "1"})["N"]),
         )
 
 
-def list_kept(client: Any, table: str, include_warnings: bool = False) -> Iterator[Kept]:
-    """Every kept message (and, with ``include_warnings``, every plan warning), strongly
-    consistent, in key order."""
-    for pk in (REJECTED_PK, VIOLATION_PK) if include_warnings else (REJECTED_PK,):
-        items = query_items(
+def _partition(client: Any, table: str, pk: str) -> list[Kept]:
+    items = list(
+        query_items(
             client,
             TableName=table,
             KeyConditionExpression="pk = :pk",
             ExpressionAttributeValues={":pk": {"S": pk}},
             ConsistentRead=True,
         )
-        for item in items:
-            yield Kept.from_item(item)
+    )
+    parts: dict[str, dict[int, str]] = {}
+    for item in items:
+        base, _, n = item["sk"]["S"].partition("#")
+        if n:
+            parts.setdefault(base, {})[int(n)] = item["raw"]["S"]
+    return [
+        Kept.from_item(item, [p for _, p in sorted(parts.get(item["sk"]["S"], {}).items())])
+        for item in items
+        if "#" not in item["sk"]["S"]
+    ]
+
+
+def list_kept(client: Any, table: str, include_warnings: bool = False) -> list[Kept]:
+    """Every kept message (and, with ``include_warnings``, every warning), strongly consistent:
+    one Query per shard, 16 at a time, plus the unsharded ``REJECTED``/``VIOLATION`` of v0.2."""
+    from concurrent.futures import ThreadPoolExecutor  # operator commands only, not the handler
+
+    bases = (REJECTED_PK, VIOLATION_PK) if include_warnings else (REJECTED_PK,)
+    pks = [pk for base in bases for pk in (base, *(f"{base}#{n:03d}" for n in range(SHARDS)))]
+    with ThreadPoolExecutor(16) as pool:
+        found = pool.map(lambda pk: _partition(client, table, pk), pks)
+        return [kept for page in found for kept in page]
 
 
 def delete_kept(client: Any, table: str, kept: Kept) -> None:
-    """Take one item off the list (it was recorded by a replay)."""
-    client.delete_item(TableName=table, Key={"pk": {"S": kept.pk}, "sk": {"S": kept.sk}})
+    """Take one kept message, with its part items, off the list (a replay recorded it)."""
+    for sk in [kept.sk, *(f"{kept.sk}#{n}" for n in range(1, kept.parts))]:
+        client.delete_item(TableName=table, Key={"pk": {"S": kept.pk}, "sk": {"S": sk}})
