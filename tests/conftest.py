@@ -44,6 +44,16 @@ def _writer_today(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("segment_usage.record.days.utc_today", lambda: TODAY)
 
 
+@pytest.fixture(autouse=True)
+def _few_rejection_shards(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Kept messages spread over ``rejected.SHARDS`` (256) partition keys, and listing them reads
+    every one: 514 Queries, ~4 s against moto per ``segment-usage rejected``. Tests list often,
+    so they use 4 shards (the same code, fewer keys), except those marked ``all_shards`` that
+    measure the spread itself."""
+    if request.node.get_closest_marker("all_shards") is None:
+        monkeypatch.setattr("segment_usage.table.rejected.SHARDS", 4)
+
+
 @pytest.fixture(scope="session")
 def moto_url() -> Iterator[str]:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)

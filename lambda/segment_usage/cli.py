@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from typing import Any, TextIO
@@ -116,6 +117,31 @@ def validate_text(text: str, plan: TrackingPlan | None = None) -> list[dict[str,
     return results
 
 
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def safe(text: Any) -> str:
+    """Untrusted text (names, ids, reasons: anyone with the write key chooses them) as printable
+    characters: control characters, ANSI escapes and bidi overrides become ``\\xNN``/``\\uNNNN``,
+    so nothing sent to Segment can move the cursor or recolour an operator's terminal."""
+    text = str(text)
+    return _UNSAFE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
+class SafeWriter:
+    """A text stream that writes every line through ``safe`` (newlines kept): the one place the
+    CLI's human-readable output is escaped. JSON output needs none (json escapes them)."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+
+    def write(self, text: str) -> int:
+        return self.out.write("\n".join(safe(line) for line in text.split("\n")))
+
+    def flush(self) -> None:
+        self.out.flush()
+
+
 def _print_table(rows: list[list[str]], out: TextIO) -> None:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
@@ -182,10 +208,25 @@ def cmd_segments(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def shared_traits(events: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """Trait -> every ``type name`` behind it, for the traits several names meet in (names that
+    differ only in case, spacing or punctuation: ``ingest.trackers.snake_case``)."""
+    names: dict[str, list[str]] = {}
+    for e in events:
+        if e["trait"]:
+            names.setdefault(e["trait"], []).append(f"{e['type']} {e['name']}")
+    return {trait: sorted(found) for trait, found in sorted(names.items()) if len(found) > 1}
+
+
 def cmd_events(args: argparse.Namespace, out: TextIO) -> int:
     events = _reader(args).events()
+    shared = shared_traits(events)
     if args.json:
-        json.dump(events, out, indent=2)
+        rows = [
+            {**e, "names_of_trait": shared.get(e["trait"], [f"{e['type']} {e['name']}"])}
+            for e in events
+        ]
+        json.dump(rows, out, indent=2)
         out.write("\n")
         return 0
     rows = [["type", "name", "count", "last seen", "default trait"]]
@@ -193,6 +234,8 @@ def cmd_events(args: argparse.Namespace, out: TextIO) -> int:
         name = e["name"] or "(unnamed)"
         rows.append([e["type"], name, str(e["count"]), e["last_seen"] or "", e["trait"] or ""])
     _print_table(rows, out)
+    for trait, found in shared.items():
+        out.write(f"trait {trait} counts {len(found)} names: {', '.join(found)}\n")
     return 0
 
 
@@ -371,7 +414,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
     args = parser().parse_args(argv)
-    return args.run(args, out or sys.stdout)
+    out = out or sys.stdout
+    return args.run(args, out if args.json else SafeWriter(out))
 
 
 if __name__ == "__main__":

@@ -113,3 +113,27 @@ def test_first_error_names_field_for_each_call_type(make_runtime) -> None:
     del bad_group["groupId"]
     (response,) = deliver(make_runtime(), [bad_group])
     assert response["errors"] == ["groupId: is required"]
+
+
+@pytest.mark.all_shards
+def test_a_flood_of_invalid_messages_puts_no_key_above_one_percent() -> None:
+    """Anyone with the write key can send invalid messages: 5,000 distinct ones (a second of a
+    flood) land on the 256 shards with no partition key over 1% of the writes."""
+    from collections import Counter
+
+    from segment_usage.table.rejected import SHARDS, rejection_items
+
+    keys = Counter()
+    for n in range(5_000):
+        message = sm.track("Clicked", user_id=None, anonymous_id=None, message_id=f"flood-{n}")
+        (item,) = rejection_items(
+            kind="invalid",
+            path="direct",
+            raw=json.dumps(message),
+            reasons=["message: userId or anonymousId is required"],
+            payload=message,
+            retention_days=90,
+        )
+        keys[item["pk"]["S"]] += 1
+    assert SHARDS == 256 and len(keys) == SHARDS
+    assert max(keys.values()) / 5_000 < 0.01, keys.most_common(3)
