@@ -142,3 +142,29 @@ def test_unrecordable_messages_replay_once_the_table_takes_them(
     assert applied["outcome"] == "recorded"
     assert Reader(dynamodb, table).rejected() == []
     assert state(dynamodb, table, ["u1"])["users"]["u1"]["usage"]["exported"]["count"] == 1
+
+
+def test_an_over_long_array_is_kept_whole_and_replays_in_full(
+    cli_env, make_runtime, dynamodb, table
+) -> None:
+    """250 events invoked as one JSON array (347 KB): each kept whole, as kind "limit", and
+    ``replay --apply`` records every one of them, once."""
+    runtime = make_runtime()
+    events = [
+        sm.track("Imported", {"pad": "x" * 1_200}, user_id=f"bulk-{n % 5}") for n in range(250)
+    ]
+    assert len(json.dumps(events)) > 340_000
+    (response,) = deliver(runtime, [events])
+    assert [r["status"] for r in response["results"]] == ["rejected"] * 250
+    kept = Reader(dynamodb, table).rejected()
+    assert len(kept) == 250 and {k["kind"] for k in kept} == {"limit"}
+    assert sorted(json.loads(k["raw"])["messageId"] for k in kept) == sorted(
+        e["messageId"] for e in events
+    )
+    code, report = run("replay", "--kind", "limit", "--apply")
+    assert code == 0 and [r["outcome"] for r in report["results"]] == ["recorded"] * 250
+    assert Reader(dynamodb, table).rejected() == []
+    users = state(dynamodb, table, [f"bulk-{n}" for n in range(5)])["users"]
+    assert sum(u["usage"]["imported"]["count"] for u in users.values()) == 250
+    code, report = run("replay", "--kind", "limit", "--apply")
+    assert report["results"] == []
