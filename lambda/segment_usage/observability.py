@@ -1,14 +1,15 @@
 """One structured log line per invocation, and CloudWatch EMF metrics by call type.
 
-Nothing here prints a trait value, a property value, an email, a name or an IP: only counts,
-messageIds, call types and the JSON paths of validation errors (never their messages, which can
-quote the offending value).
+Nothing here prints a trait value, a property value, an email, a name or an IP, nor a key a sender
+chose: only counts, messageIds, call types and the top-level field of each validation error (never
+its message, which can quote the offending value, nor the rest of its path).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import time
 from collections import Counter
@@ -52,9 +53,14 @@ def rfc3339(now_ms: int) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+_FIELD_END = re.compile(r"[.\[{:]")
+
+
 def error_paths(errors: list[str]) -> list[str]:
-    """``["properties.email: 'a@b.c' is not ..."]`` -> ``["properties.email"]`` (no values)."""
-    return sorted({e.split(":", 1)[0] for e in errors})
+    """The top-level fields of errors: ``["traits.jane@example.com: 1 is not ..."]`` ->
+    ``["traits"]``. Only the first segment: every later one is a key the sender chose (a trait,
+    a property), and a key can be personal data, so neither keys nor values reach a log."""
+    return sorted({_FIELD_END.split(e, 1)[0] or "message" for e in errors})
 
 
 @dataclass

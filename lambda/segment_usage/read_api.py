@@ -109,7 +109,12 @@ def _authorized(event: Mapping[str, Any]) -> bool:
     context = event.get("requestContext")
     authorizer = context.get("authorizer") if isinstance(context, Mapping) else None
     iam = authorizer.get("iam") if isinstance(authorizer, Mapping) else None
-    return isinstance(iam, Mapping) and bool(iam.get("accountId") or iam.get("userArn"))
+    http = context.get("http") if isinstance(context, Mapping) else None
+    return (
+        isinstance(iam, Mapping)
+        and bool(iam.get("accountId") or iam.get("userArn"))
+        and isinstance(http, Mapping | None)
+    )
 
 
 def profile(view: Any) -> dict[str, Any]:
@@ -142,21 +147,25 @@ class ReadApi:
             if self.sha256:
                 try:
                     segments = load_from_table(self.client, self.table, self.sha256)[0]
-                except SegmentDefinitionError as exc:
-                    raise HttpError(503, "segments_unavailable", str(exc)) from exc
+                except SegmentDefinitionError as exc:  # a deployment in progress: no internals
+                    raise HttpError(
+                        503, "segments_unavailable", "segment definitions are being deployed"
+                    ) from exc
             self.reader = Reader(self.client, self.table, segments)
         return self.reader
 
     def route(self, event: Mapping[str, Any], now: datetime | None = None) -> dict[str, Any]:
         if not _authorized(event):
             raise HttpError(403, "forbidden", "requests must be signed with SigV4 (AWS_IAM)")
-        http = (event.get("requestContext") or {}).get("http") or {}
-        method = http.get("method", "")
-        raw_path = event.get("rawPath") or http.get("path") or ""
+        http = event["requestContext"].get("http") or {}
+        method, raw_path = http.get("method", ""), event.get("rawPath") or http.get("path") or ""
+        query = event.get("rawQueryString") or ""
+        if not all(isinstance(v, str) for v in (method, raw_path, query)):
+            raise HttpError(400, "bad_event", "expected a Lambda function URL event")
         user_id = _user_id(raw_path)
         if method != "GET":
             raise HttpError(405, "method_not_allowed", f"{method or 'this method'}: use GET")
-        segment = _segment_parameter(event.get("rawQueryString") or "")
+        segment = _segment_parameter(query)
         reader = self._reader()
         if segment is not None and segment not in reader.segments:
             raise HttpError(404, "unknown_segment", f"segment {segment!r} is not defined")
@@ -182,12 +191,17 @@ class ReadApi:
             aws_code = exc.response.get("Error", {}).get("Code", "")
             status, code = (503, "throttled") if aws_code in THROTTLING else (500, "aws_error")
             response = _error(
-                HttpError(status, code, f"DynamoDB: {aws_code}"),
+                HttpError(status, code, "the table is busy" if status == 503 else "table error"),
                 {"retry-after": "1"} if status == 503 else None,
             )
-        except BotoCoreError as exc:
+        except BotoCoreError:
             status, code = 503, "unavailable"
-            response = _error(HttpError(503, code, type(exc).__name__), {"retry-after": "1"})
+            response = _error(
+                HttpError(503, code, "the table did not answer"), {"retry-after": "1"}
+            )
+        except Exception:  # a fault of ours: answered, never a 502, never with internals
+            status, code = 500, "internal"
+            response = _error(HttpError(500, code, "internal error"))
         _log(status, code, started, context)
         return response
 

@@ -86,6 +86,22 @@ def test_no_pii_in_any_log_line(make_runtime, dynamodb) -> None:
         assert value not in text
 
 
+def test_no_sender_chosen_key_in_any_log_line(make_runtime) -> None:
+    """A trait or property *key* can be personal data: it never reaches a log line, whether the
+    message is rejected by the plan, rejected by the Spec or recorded with a warning."""
+    key = "jane.doe@example.com"
+    runtime = make_runtime(
+        tracking_plan=json.dumps({"identify": {"additionalProperties": {"type": "integer"}}}),
+        tracking_plan_mode="block",
+    )
+    blocked = sm.identify({key: "x"}, user_id="u1")
+    spec = sm.identify({key: 1}, user_id=None, anonymous_id=None)
+    odd = sm.track("Clicked", {key: "\ud800"}, user_id="u1")
+    text = "".join(str(log_lines(runtime, m)[1]) for m in (blocked, spec, odd))
+    assert "jane" not in text and "example.com" not in text
+    assert "traits" in text  # the top-level field is named
+
+
 def lambda_keeps(line: str, configured: str) -> bool:
     """Lambda's application log-level filter for a JSON line (JSON log format).
 

@@ -162,10 +162,50 @@ def test_dynamodb_failures_are_5xx_and_say_so(api, dynamodb) -> None:
     assert log["level"] == "ERROR"
     with failing(dynamodb, "Query", code="AccessDeniedException"):
         status, body, _, _ = call(api, url_event("/v1/users/lin"))
-    assert (status, body["error"]) == (
-        500,
-        {"code": "aws_error", "message": "DynamoDB: AccessDeniedException"},
+    assert (status, body["error"]) == (500, {"code": "aws_error", "message": "table error"})
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        None,
+        [],
+        "GET /v1/users/lin",
+        {"requestContext": "x"},
+        {"requestContext": {"authorizer": {"iam": {"accountId": "1"}}, "http": []}},
+        {"requestContext": {"authorizer": {"iam": {"accountId": "1"}}}, "rawPath": 7},
+        {"requestContext": {"authorizer": {"iam": {"accountId": "1"}}}, "rawQueryString": {}},
+    ],
+)
+def test_malformed_events_are_4xx_never_a_crash(api, event) -> None:
+    status, body, _, _ = call(api, event)
+    assert 400 <= status < 500 and set(body["error"]) == {"code", "message"}
+
+
+def test_no_internals_in_5xx_and_never_a_502(api, dynamodb, table, monkeypatch) -> None:
+    """A fault of ours is a 500 that names nothing (no table, no exception text)."""
+    monkeypatch.setattr(type(api), "_reader", lambda self: 1 / 0)
+    status, body, _, log = call(api, url_event("/v1/users/lin"))
+    assert (status, body["error"]) == (500, {"code": "internal", "message": "internal error"})
+    assert table not in json.dumps(body) and log["level"] == "ERROR"
+
+
+def test_a_trait_beyond_any_float_still_answers(dynamodb, table, make_runtime) -> None:
+    """plan = 10**400 (an int no float holds) beside an identify_trait segment: 200, not 502."""
+    deliver(make_runtime(), [sm.identify({"plan": 10**400, "seats": 10**400}, user_id="big")])
+    segments = {
+        "big_plans": {"all": [{"identify_trait": "seats", "at_least": 5}]},
+        "pro": {"any": [{"identify_trait": "plan", "equals": "pro"}]},
+    }
+    text = json.dumps(segments)
+    dynamodb.put_item(
+        TableName=table,
+        Item={"pk": {"S": "CONFIG"}, "sk": {"S": SEGMENTS_SK}, "segments": {"S": text}},
     )
+    sha = hashlib.sha256(text.encode()).hexdigest()
+    api = ReadApi({"SEGMENT_USAGE_TABLE": table, "SEGMENT_USAGE_SEGMENTS_SHA256": sha}, dynamodb)
+    status, body, _, _ = call(api, url_event("/v1/users/big"))
+    assert status == 200 and body["segments"] == {"big_plans": True, "pro": False}
 
 
 def test_without_segments(dynamodb, table, make_runtime) -> None:

@@ -71,7 +71,11 @@ def _is_count(value: Any) -> bool:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    """A JSON number other than a boolean; ints of any size (10**400 is one: no float holds
+    it, and Python compares it with floats exactly), floats when finite."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
 
 
 @dataclass(frozen=True)
@@ -282,19 +286,17 @@ def _equal(value: Any, expected: Any) -> bool:
         if isinstance(value, bool):
             return expected == ("true" if value else "false")
         if _is_number(value):
-            try:
-                return float(expected) == value
-            except ValueError:
-                return False
+            number = _number(expected)
+            return number is not None and number == value
         return False
     if isinstance(value, bool) or isinstance(expected, bool):
         return isinstance(value, bool) and isinstance(expected, bool) and value == expected
     return value == expected
 
 
-def _number(value: Any) -> float | None:
+def _number(value: Any) -> int | float | None:
     if _is_number(value):
-        return float(value)
+        return value
     if isinstance(value, str):
         try:
             number = float(value)
