@@ -14,10 +14,17 @@ CONFIG_PK = "CONFIG"
 TRACKING_PLAN_SK = "TRACKING_PLAN"
 
 
+HASHED = "h:"  # marks a hashed id in a key
+
+
 def _bounded(value: str) -> str:
-    if len(value.encode("utf-8")) <= MAX_ID_BYTES:
+    """An id as it stands in a key: itself, or ``h:<sha256>`` when it is over MAX_ID_BYTES or
+    itself starts with ``h:``. So no id a client sends can be read as another id's hash: a userId
+    that is literally ``h:<sha256 of a victim's long id>`` is hashed again and lands elsewhere."""
+    encoded = value.encode("utf-8")
+    if len(encoded) <= MAX_ID_BYTES and not value.startswith(HASHED):
         return value
-    return "h:" + hashlib.sha256(value.encode("utf-8")).hexdigest()
+    return HASHED + hashlib.sha256(encoded).hexdigest()
 
 
 def user_pk(subject_id: str) -> str:
