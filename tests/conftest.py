@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import os
 from collections.abc import Callable, Iterator
@@ -12,6 +13,7 @@ import pytest
 
 from segment_usage.handler import Runtime
 from segment_usage.settings import Settings
+from support import segment_messages as sm
 from support.delivery import TODAY
 from support.moto_server import FAKE_CREDENTIALS, boto3_client, moto_server
 from support.tables import create_table
@@ -86,10 +88,14 @@ def table(dynamodb: Any) -> str:
 
 @pytest.fixture
 def make_runtime(dynamodb: Any, table: str) -> Callable[..., Runtime]:
-    """A Runtime on the test's table; keyword arguments become SEGMENT_USAGE_* variables."""
+    """A Runtime on the test's table; keyword arguments become SEGMENT_USAGE_* variables. Like a
+    deployment that configured its Engage space (``engage_space_ids``), unless a test says not."""
 
     def make(client: Any | None = None, **env: str) -> Runtime:
-        variables = {"SEGMENT_USAGE_TABLE": table}
+        variables = {
+            "SEGMENT_USAGE_TABLE": table,
+            "SEGMENT_USAGE_ENGAGE_SPACE_IDS": json.dumps([sm.ENGAGE_SPACE]),
+        }
         variables.update({f"SEGMENT_USAGE_{k.upper()}": v for k, v in env.items()})
         return Runtime(Settings.from_env(variables), client or dynamodb)
 

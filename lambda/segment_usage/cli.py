@@ -24,7 +24,7 @@ import sys
 import time
 from typing import Any, TextIO
 
-from .ingest.check import check
+from .ingest.check import Policy, check
 from .ingest.envelopes import unwrap
 from .ingest.trackers import Trackers
 from .ingest.tracking_plan import TrackingPlan, TrackingPlanError
@@ -103,7 +103,7 @@ def validate_text(text: str, plan: TrackingPlan | None = None) -> list[dict[str,
         _, items = unwrap(value)
         for item in items:
             payload = item.payload
-            checked = check(item, plan, "block", ALL_TRACKED, now_ms)
+            checked = check(item, Policy(ALL_TRACKED, plan, "block"), now_ms)
             message_id = payload.get("messageId") if isinstance(payload, dict) else None
             results.append(
                 {

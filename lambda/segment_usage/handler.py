@@ -29,7 +29,9 @@ class Runtime(Processor):
 
     def handle(self, event: Any, context: Any = None) -> dict[str, Any]:
         """Process one invocation's event; the Lambda response (raises RecordingFailed)."""
-        processed = self.process(event)
+        processed = self.process(
+            event, accept=self.accept_for(getattr(context, "invoked_function_arn", None))
+        )
         summary = InvocationSummary(processed.path, getattr(context, "aws_request_id", None))
         for item, outcome in zip(processed.items, processed.outcomes, strict=True):
             payload = item.payload if isinstance(item.payload, dict) else {}

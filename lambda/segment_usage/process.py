@@ -14,16 +14,17 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from .ingest.check import check
-from .ingest.envelopes import SQS, Incoming, unwrap
+from .ingest.check import Policy, check
+from .ingest.envelopes import ANY, EVENTBRIDGE, SQS, Accept, Incoming, unwrap
 from .ingest.spec import spec_validators
 from .ingest.trackers import Trackers
 from .ingest.tracking_plan import TrackingPlan, TrackingPlanError, load_plan
 from .record.handoff import Handoff
+from .record.identity import IdentityRules
 from .record.recorder import Recorder
 from .settings import INGEST_DYNAMODB, TRACKERS, ConfigError, Settings, aws_client
 from .table.errors import AWS_ERRORS, error_text
-from .table.rejected import WARNING, rejection_items
+from .table.rejected import IDENTITY, WARNING, rejection_items
 from .table.store import Store
 
 # Statuses of an Outcome.
@@ -73,6 +74,7 @@ class Processor:
         except ValueError as exc:
             raise ConfigError(f"{TRACKERS}: {exc}") from exc
         self.recorder = Recorder(self.store)
+        self.identity = IdentityRules(self.store, settings.max_users_per_anonymous_id)
         self.plan: TrackingPlan | None = None
         self.plan_problem: str | None = None  # why the plan could not be loaded, if it could not
         self._plan_loaded_at = 0.0
@@ -80,8 +82,14 @@ class Processor:
         self.handoff = Handoff(settings.buffer_queue_url)  # its SQS client is made on first use
         spec_validators()
 
-    def process(self, event: Any, keep_rejected: bool = True, hand_off: bool = True) -> Processed:
-        """Outcomes of every candidate in ``event``.
+    def process(
+        self,
+        event: Any,
+        keep_rejected: bool = True,
+        hand_off: bool = True,
+        accept: Accept = ANY,
+    ) -> Processed:
+        """Outcomes of every candidate in ``event``, among the envelopes ``accept`` allows.
 
         ``keep_rejected`` False reports rejections without keeping them (a replay of what is kept
         already); ``hand_off`` False never uses the buffer queue (operator commands report
@@ -89,21 +97,14 @@ class Processor:
         """
         if self.plan_problem and time.monotonic() - self._plan_loaded_at > self.PLAN_RETRY_SECONDS:
             self._load_plan()
-        path, items = unwrap(event)
+        path, items = unwrap(event, accept)
         now_ms = int(time.time() * 1000)
         outcomes: list[Outcome | None] = [None] * len(items)
         plan_failed = [False] * len(items)
         valid: list[int] = []
         messages = []
         for i, item in enumerate(items):
-            checked = check(
-                item,
-                self.plan,
-                self.settings.tracking_plan_mode,
-                self.trackers,
-                now_ms,
-                self.plan_problem,
-            )
+            checked = check(item, self.policy, now_ms)
             plan_failed[i] = checked.plan_failed
             if checked.message is None:
                 outcomes[i] = self._keep(item, checked.kind, checked.errors, keep_rejected)
@@ -115,6 +116,18 @@ class Processor:
                     continue
             valid.append(i)
             messages.append(checked.message)
+        try:
+            refused = self.identity.claim(messages)
+        except AWS_ERRORS as error:  # undecided: retried like any transient failure
+            for i in valid:
+                outcomes[i] = Outcome(FAILED, [f"identity rules: {error_text(error)}"])
+            valid, messages, refused = [], [], {}
+        for n, reason in refused.items():
+            kept = self._keep(items[valid[n]], IDENTITY, [reason], True)
+            if kept.status == FAILED:
+                outcomes[valid[n]] = kept
+        recordable = [n for n in range(len(valid)) if outcomes[valid[n]] is None]
+        valid, messages = [valid[n] for n in recordable], [messages[n] for n in recordable]
         for i, result in zip(valid, self.recorder.record(messages), strict=True):
             if result.status == "unrecordable":  # permanent: kept, acknowledged, replayable
                 outcomes[i] = self._keep(
@@ -144,6 +157,30 @@ class Processor:
             self.plan_problem = (
                 f"not loaded ({error_text(exc)})" if isinstance(exc, AWS_ERRORS) else str(exc)
             )
+
+    @property
+    def policy(self) -> Policy:
+        """What this deployment decides about messages (``ingest.check.Policy``)."""
+        return Policy(
+            trackers=self.trackers,
+            plan=self.plan,
+            plan_mode=self.settings.tracking_plan_mode,
+            plan_problem=self.plan_problem,
+            blocked_ids=self.settings.blocked_ids,
+            engage_spaces=self.settings.engage_space_ids,
+        )
+
+    def accept_for(self, invoked_function_arn: str | None) -> Accept:
+        """What an invocation through ``invoked_function_arn`` may carry (settings; see
+        ``settings.EVENTBRIDGE_QUALIFIER``): decided by the deployment, never by the payload."""
+        settings = self.settings
+        kinds = settings.accept if settings.accept is not None else frozenset(ANY.kinds)
+        qualifier = settings.eventbridge_qualifier
+        if qualifier and EVENTBRIDGE in kinds:
+            through = (invoked_function_arn or "").split(":")
+            via_eventbridge = len(through) == 8 and through[7] == qualifier
+            kinds = frozenset({EVENTBRIDGE}) if via_eventbridge else kinds - {EVENTBRIDGE}
+        return Accept(kinds, settings.partner_sources, settings.queue_arns)
 
     def take_catalog_drift(self) -> int:
         """Catalog counts that could not be made right since the last call (see the README)."""
@@ -181,6 +218,6 @@ class Processor:
                 self.store.put(record)
         except AWS_ERRORS as error:
             return Outcome(FAILED, [f"keeping the rejected message failed: {type(error).__name__}"])
-        if kind == WARNING:
+        if kind in (WARNING, IDENTITY):
             return Outcome(ACCEPTED)
         return Outcome(REJECTED, errors, kind)

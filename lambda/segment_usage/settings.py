@@ -7,6 +7,7 @@ Imports nothing of the package: both the ingest and the read function start here
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,6 +25,24 @@ REJECTED_RETENTION_DAYS = "SEGMENT_USAGE_REJECTED_RETENTION_DAYS"
 METRICS_NAMESPACE = "SEGMENT_USAGE_METRICS_NAMESPACE"
 BUFFER_QUEUE_URL = "SEGMENT_USAGE_BUFFER_QUEUE_URL"
 SEGMENTS_SHA256 = "SEGMENT_USAGE_SEGMENTS_SHA256"
+MAX_USERS_PER_ANONYMOUS_ID = "SEGMENT_USAGE_MAX_USERS_PER_ANONYMOUS_ID"
+BLOCKED_IDS = "SEGMENT_USAGE_BLOCKED_IDS"
+ENGAGE_SPACE_IDS = "SEGMENT_USAGE_ENGAGE_SPACE_IDS"
+# What a function takes, set by the module per function (never decided by a payload):
+ACCEPT = "SEGMENT_USAGE_ACCEPT"  # JSON list among "segment", "eventbridge", "sqs"
+PARTNER_SOURCES = "SEGMENT_USAGE_PARTNER_SOURCES"  # JSON list: aws.partner/segment.com/<id>
+QUEUE_ARNS = "SEGMENT_USAGE_QUEUE_ARNS"  # JSON list: the SQS queues its records may come from
+# The alias EventBridge invokes the direct function through: an invocation through it takes only
+# EventBridge events, every other invocation only Segment messages (Lambda sets the invoked ARN).
+EVENTBRIDGE_QUALIFIER = "SEGMENT_USAGE_EVENTBRIDGE_QUALIFIER"
+ACCEPT_KINDS = ("segment", "eventbridge", "sqs")
+
+# Identity rules (Segment Unify's identity resolution: a limit per identifier type, blocked values
+# that never merge). Values client libraries send by mistake for "no id"; compared case-folded.
+DEFAULT_BLOCKED_IDS = frozenset(
+    {"", "null", "undefined", "0", "-1", "anonymous", "none", "nil", "unknown", "n/a", "guest",
+     "[object object]"}
+)  # fmt: skip
 
 PLAN_MODES = ("warn", "block")  # what a tracking-plan violation does: recorded + kept, or kept only
 
@@ -78,6 +97,13 @@ class Settings:
     rejected_retention_days: int = 90
     metrics_namespace: str = "SegmentUsage"
     buffer_queue_url: str | None = None  # where the direct path hands off what it cannot record
+    max_users_per_anonymous_id: int = 1  # how many userIds one anonymousId may link to
+    blocked_ids: frozenset[str] = DEFAULT_BLOCKED_IDS  # ids that never identify anyone
+    engage_space_ids: frozenset[str] = frozenset()  # Engage spaces whose tracks may set traits
+    accept: frozenset[str] | None = None  # None: every kind (local use, operator commands)
+    partner_sources: frozenset[str] | None = None  # None: any aws.partner/segment.com/ source
+    queue_arns: frozenset[str] | None = None  # None: any queue
+    eventbridge_qualifier: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -101,6 +127,13 @@ class Settings:
             rejected_retention_days=int(retention),
             metrics_namespace=env.get(METRICS_NAMESPACE, "").strip() or "SegmentUsage",
             buffer_queue_url=_queue_url(env.get(BUFFER_QUEUE_URL)),
+            max_users_per_anonymous_id=_whole(env, MAX_USERS_PER_ANONYMOUS_ID, 1, 1, 100),
+            blocked_ids=_id_list(env, BLOCKED_IDS, DEFAULT_BLOCKED_IDS),
+            engage_space_ids=_id_list(env, ENGAGE_SPACE_IDS, frozenset()),
+            accept=_accept(env),
+            partner_sources=_strings(env, PARTNER_SOURCES),
+            queue_arns=_strings(env, QUEUE_ARNS),
+            eventbridge_qualifier=env.get(EVENTBRIDGE_QUALIFIER, "").strip() or None,
         )
 
 
@@ -118,6 +151,48 @@ class ReadSettings:
             table=_table(env, "read API reads"),
             segments_sha256=(env.get(SEGMENTS_SHA256) or "").strip().lower() or None,
         )
+
+
+def _whole(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    text = env.get(name, "").strip() or str(default)
+    if not text.isdigit() or not low <= int(text) <= high:
+        raise ConfigError(f"{name}: {text!r} is not a whole number {low}..{high}")
+    return int(text)
+
+
+def _id_list(env: Mapping[str, str], name: str, default: frozenset[str]) -> frozenset[str]:
+    """A JSON list of strings (case-folded), or the default when the variable is unset."""
+    text = env.get(name)
+    if text is None or not text.strip():
+        return default
+    try:
+        values = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{name}: not a JSON list of strings ({exc.msg})") from exc
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise ConfigError(f"{name}: expected a JSON list of strings")
+    return frozenset(v.strip().casefold() for v in values)
+
+
+def _strings(env: Mapping[str, str], name: str) -> frozenset[str] | None:
+    """A JSON list of strings as given, or None when the variable is unset."""
+    text = env.get(name)
+    if text is None or not text.strip():
+        return None
+    try:
+        values = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{name}: not a JSON list of strings ({exc.msg})") from exc
+    if not isinstance(values, list) or not all(isinstance(v, str) and v for v in values):
+        raise ConfigError(f"{name}: expected a JSON list of non-empty strings")
+    return frozenset(values)
+
+
+def _accept(env: Mapping[str, str]) -> frozenset[str] | None:
+    kinds = _strings(env, ACCEPT)
+    if kinds is not None and not kinds <= set(ACCEPT_KINDS):
+        raise ConfigError(f"{ACCEPT}: {sorted(kinds)} is not a list among {list(ACCEPT_KINDS)}")
+    return kinds
 
 
 def _queue_url(value: str | None) -> str | None:

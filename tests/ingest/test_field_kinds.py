@@ -13,7 +13,7 @@ from decimal import Decimal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from segment_usage.ingest.check import check
+from segment_usage.ingest.check import Policy, check
 from segment_usage.ingest.envelopes import unwrap
 from segment_usage.ingest.trackers import Trackers, _kept, snake_case
 from segment_usage.ingest.tracking_plan import TrackingPlan
@@ -119,7 +119,7 @@ def test_text_that_is_not_unicode_never_fails_a_batch(make_runtime, where: str, 
     good = sm.track("Clicked", user_id="u2")
     assert deliver(runtime, [bad, good], "sqs") == [{"batchItemFailures": []}]
     (item,) = unwrap(bad)[1]
-    verdict = check(item, None, "block", ALL, NOW_MS)
+    verdict = check(item, Policy(ALL, None, "block"), NOW_MS)
     needed = where.split(".")[0] in ("userId", "anonymousId", "messageId", "event")
     assert (verdict.message is None) == needed
     assert any("lone UTF-16 surrogate" in e for e in verdict.errors + verdict.warnings)
@@ -139,7 +139,7 @@ OPTIONAL = ["originalTimestamp", "sentAt", "receivedAt", "context", "integration
 def test_fields_recording_does_not_need_never_reject(junk: dict) -> None:
     message = {**sm.track("Clicked", user_id="u1"), **junk}
     (item,) = unwrap(message)[1]
-    verdict = check(item, None, "block", ALL, NOW_MS)
+    verdict = check(item, Policy(ALL, None, "block"), NOW_MS)
     assert verdict.message is not None, verdict.errors
     assert verdict.message.day == message["timestamp"][:10]
     for warning in verdict.warnings:

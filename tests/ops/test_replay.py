@@ -127,6 +127,35 @@ def test_redrive_moves_a_dlq_through_the_handler(cli_env, moto_url, dynamodb, ta
     assert run("redrive", "--queue", url)[1]["received"] == 0
 
 
+def test_redrive_recovers_the_eventbridge_to_lambda_failure_queue(
+    cli_env, moto_url, dynamodb, table
+) -> None:
+    """Lambda's on-failure destination wraps the event it failed on: redrive records what is
+    inside (it used to keep the wrapper as an envelope rejection that replay could never record)."""
+    sqs = boto3_client("sqs", moto_url)
+    url = sqs.create_queue(QueueName=f"{table}-lambda-failures")["QueueUrl"]
+    failed = [sm.track("Exported", user_id="u7") for _ in range(3)]
+    for message in failed:
+        record = {
+            "version": "1.0",
+            "timestamp": "2026-11-22T10:00:00.000Z",
+            "requestContext": {
+                "requestId": "c0ffee",
+                "functionArn": "arn:aws:lambda:us-east-1:123456789012:function:su:$LATEST",
+                "condition": "RetriesExhausted",
+                "approximateInvokeCount": 3,
+            },
+            "requestPayload": sm.eventbridge_event(message),
+            "responseContext": {"statusCode": 200, "functionError": "Unhandled"},
+            "responsePayload": {"errorMessage": "message not recorded, retry"},
+        }
+        sqs.send_message(QueueUrl=url, MessageBody=json.dumps(record))
+    code, report = run("redrive", "--queue", url)
+    assert code == 0 and (report["recorded"], report["kept"], report["moved"]) == (3, 0, 3)
+    assert state(dynamodb, table, ["u7"])["users"]["u7"]["usage"]["exported"]["count"] == 3
+    assert Reader(dynamodb, table).rejected() == []
+
+
 def test_unrecordable_messages_replay_once_the_table_takes_them(
     cli_env, make_runtime, dynamodb, table
 ) -> None:

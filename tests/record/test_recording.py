@@ -136,7 +136,11 @@ def test_engage_audiences_and_computed_traits(make_runtime, dynamodb, table) -> 
             sm.engage_audience_track("u1", "churn_risk", True, at=T0),
             sm.engage_audience_track("u1", "power_users", False, at=T0 + timedelta(hours=1)),
             sm.track(
-                "Trait Computed", {"trait_key": "orders_90d", "orders_90d": 12}, user_id="u1", at=T0
+                "Trait Computed",
+                {"trait_key": "orders_90d", "orders_90d": 12},
+                user_id="u1",
+                at=T0,
+                context={"personas": {"space_id": sm.ENGAGE_SPACE}},
             ),
         ],
     )

@@ -12,6 +12,7 @@ from typing import Any
 SOURCE_ID = "qSg3xMpL9a"
 PARTNER_SOURCE = f"aws.partner/segment.com/{SOURCE_ID}"
 BASE_TIME = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
+ENGAGE_SPACE = "spa_9u3Lqz"  # the Engage space of the test workspace (engage_space_ids)
 _sequence = itertools.count()
 # No usable time in any of the four fields: the one time-related fault that rejects a message.
 NO_TIME = {"timestamp": "soon", "originalTimestamp": None, "sentAt": None, "receivedAt": None}
@@ -90,8 +91,8 @@ def engage_audience_identify(
         "computation_class": "audience",
         "computation_id": "aud_2GxKJ9",
         "computation_key": audience_key,
-        "namespace": "spa_9u3Lqz",
-        "space_id": "spa_9u3Lqz",
+        "namespace": ENGAGE_SPACE,
+        "space_id": ENGAGE_SPACE,
     }
     msg = identify({audience_key: member}, user_id=user_id, **kw)
     msg["context"] = {**msg["context"], "personas": personas}
@@ -105,7 +106,11 @@ def engage_audience_track(
     msg = track(event, {"audience_key": audience_key, audience_key: entered}, user_id=user_id, **kw)
     msg["context"] = {
         **msg["context"],
-        "personas": {"computation_class": "audience", "computation_key": audience_key},
+        "personas": {
+            "computation_class": "audience",
+            "computation_key": audience_key,
+            "space_id": ENGAGE_SPACE,
+        },
     }
     return msg
 

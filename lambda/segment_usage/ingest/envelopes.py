@@ -4,6 +4,11 @@
 - eventbridge: an EventBridge event from the partner source ``aws.partner/segment.com/<id>``,
   the message in ``detail``;
 - sqs: an SQS event whose record bodies are such EventBridge events (the buffered path).
+
+What a function accepts is decided by its deployment (``Accept``), never by the payload alone: a
+Segment message anyone can send with the write key may carry a top-level ``Records`` array or
+``source``/``detail-type``/``detail``; on a function that accepts only Segment messages it is
+that message (unknown fields and all), never an envelope of other people's messages.
 """
 
 from __future__ import annotations
@@ -19,6 +24,30 @@ MAX_ARRAY_ITEMS = 100  # a JSON array of events in one invocation (neither Segme
 # of a longer array are kept one by one (kind "limit"), so one invocation stays within Segment's
 # 5 s and ``segment-usage replay --kind limit`` records every one of them later.
 LIMIT = "limit"  # the rejection kind of what this product deferred by its own limit
+SEGMENT = "segment"  # what ``Accept.kinds`` names: raw Segment messages (and arrays of them)
+
+
+@dataclass(frozen=True)
+class Accept:
+    """What one function takes, from its deployment (``settings``): ``kinds`` among segment,
+    eventbridge and sqs; the partner ``sources`` its EventBridge events may come from and the
+    ``queues`` (ARNs) its SQS records may come from (None: any)."""
+
+    kinds: frozenset[str] = frozenset({SEGMENT, EVENTBRIDGE, SQS})
+    sources: frozenset[str] | None = None
+    queues: frozenset[str] | None = None
+
+    def source_error(self, source: Any) -> str | None:
+        if not isinstance(source, str) or not source.startswith(PARTNER_SOURCE_PREFIX):
+            return (
+                f"source: {source!r} is not a Segment partner source ({PARTNER_SOURCE_PREFIX}<id>)"
+            )
+        if self.sources is not None and source not in self.sources:
+            return "source: not a partner source this deployment accepts"
+        return None
+
+
+ANY = Accept()
 
 
 # Treated as immutable, but not frozen: a frozen dataclass's __init__ is several times slower
@@ -60,10 +89,11 @@ def _is_segment(value: Any) -> bool:
     return isinstance(value, dict) and ("type" in value or "messageId" in value)
 
 
-def _from_eventbridge(event: dict[str, Any], path: str, record_id: str | None = None) -> Incoming:
-    source = event.get("source")
-    if not isinstance(source, str) or not source.startswith(PARTNER_SOURCE_PREFIX):
-        error = f"source: {source!r} is not a Segment partner source ({PARTNER_SOURCE_PREFIX}<id>)"
+def _from_eventbridge(
+    event: dict[str, Any], path: str, accept: Accept, record_id: str | None = None
+) -> Incoming:
+    error = accept.source_error(event.get("source"))
+    if error is not None:
         return Incoming(path, None, event, error, record_id)
     detail = event.get("detail")
     if not isinstance(detail, dict):
@@ -71,10 +101,13 @@ def _from_eventbridge(event: dict[str, Any], path: str, record_id: str | None = 
     return Incoming(path, detail, detail, None, record_id)
 
 
-def _from_sqs_record(record: Any) -> Incoming:
+def _from_sqs_record(record: Any, accept: Accept) -> Incoming:
     if not isinstance(record, dict) or not isinstance(record.get("messageId"), str):
         return Incoming(SQS, None, record, "Records[]: not an SQS record (no messageId)")
     record_id = record["messageId"]
+    if accept.queues is not None and record.get("eventSourceARN") not in accept.queues:
+        error = "eventSourceARN: not a queue this deployment accepts"
+        return Incoming(SQS, None, record.get("body"), error, record_id)
     body = record.get("body")
     try:
         value = json.loads(body) if isinstance(body, str) else None
@@ -83,7 +116,7 @@ def _from_sqs_record(record: Any) -> Incoming:
             SQS, None, body, f"body: not valid JSON ({exc.msg} at {exc.pos})", record_id
         )
     if _is_eventbridge(value):
-        return _from_eventbridge(value, SQS, record_id)
+        return _from_eventbridge(value, SQS, accept, record_id)
     if _is_segment(value):  # a raw message sent to the queue by another producer
         return Incoming(SQS, value, body, None, record_id)
     error = (
@@ -93,16 +126,25 @@ def _from_sqs_record(record: Any) -> Incoming:
     return Incoming(SQS, None, body, error, record_id)
 
 
-def unwrap(event: Any) -> tuple[str, list[Incoming]]:
-    """(path, items): the path the invocation came by and each candidate message in it."""
-    if isinstance(event, dict) and isinstance(event.get("Records"), list):
+def unwrap(event: Any, accept: Accept = ANY) -> tuple[str, list[Incoming]]:
+    """(path, items): the path the invocation came by and each candidate message in it, among
+    the kinds of envelope ``accept`` allows."""
+    if SQS in accept.kinds and isinstance(event, dict) and isinstance(event.get("Records"), list):
         records = event["Records"]
         if records and all(
             isinstance(r, dict) and r.get("eventSource") == "aws:sqs" for r in records
         ):
-            return SQS, [_from_sqs_record(r) for r in records]
-    if _is_eventbridge(event):
-        return EVENTBRIDGE, [_from_eventbridge(event, EVENTBRIDGE)]
+            return SQS, [_from_sqs_record(r, accept) for r in records]
+    if EVENTBRIDGE in accept.kinds and _is_eventbridge(event):
+        return EVENTBRIDGE, [_from_eventbridge(event, EVENTBRIDGE, accept)]
+    if SEGMENT not in accept.kinds:
+        return DIRECT, [
+            Incoming(
+                DIRECT, None, event,
+                f"envelope: this invocation takes {' and '.join(sorted(accept.kinds)) or 'nothing'}"
+                f" only; got {_describe(event)}",
+            )
+        ]  # fmt: skip
     if isinstance(event, str):  # a payload that was a JSON string rather than an object
         try:
             event = json.loads(event)
@@ -110,10 +152,10 @@ def unwrap(event: Any) -> tuple[str, list[Incoming]]:
             return DIRECT, [
                 Incoming(DIRECT, None, event, f"message: not valid JSON ({exc.msg} at {exc.pos})")
             ]
-        if _is_eventbridge(event):
-            return EVENTBRIDGE, [_from_eventbridge(event, EVENTBRIDGE)]
+        if EVENTBRIDGE in accept.kinds and _is_eventbridge(event):
+            return EVENTBRIDGE, [_from_eventbridge(event, EVENTBRIDGE, accept)]
     if isinstance(event, list):
-        return _from_array(event)
+        return _from_array(event, accept)
     if _is_segment(event):
         return DIRECT, [Incoming(DIRECT, event, event)]
     return DIRECT, [
@@ -125,7 +167,7 @@ def unwrap(event: Any) -> tuple[str, list[Incoming]]:
     ]  # fmt: skip
 
 
-def _from_array(events: list[Any]) -> tuple[str, list[Incoming]]:
+def _from_array(events: list[Any], accept: Accept) -> tuple[str, list[Incoming]]:
     """A JSON array of EventBridge events or Segment messages: each one, as if it came alone."""
     if not events:
         return DIRECT, [Incoming(DIRECT, None, events, "envelope: an empty JSON array")]
@@ -141,8 +183,8 @@ def _from_array(events: list[Any]) -> tuple[str, list[Incoming]]:
         ]
     items = []
     for n, element in enumerate(events):
-        if _is_eventbridge(element):
-            items.append(_from_eventbridge(element, EVENTBRIDGE))
+        if EVENTBRIDGE in accept.kinds and _is_eventbridge(element):
+            items.append(_from_eventbridge(element, EVENTBRIDGE, accept))
         elif _is_segment(element):
             items.append(Incoming(DIRECT, element, element))
         else:

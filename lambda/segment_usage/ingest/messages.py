@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..table.keys import message_hash
+from ..table.keys import anonymous_pk, message_hash, user_pk
 from .timestamps import EventTime, event_time
 from .trackers import Trackers, subject_name
 
@@ -61,7 +61,8 @@ class Message:
     message_id: str
     hash: bytes
     type: str
-    subject: str  # userId when present, else anonymousId: the partition its usage lands in
+    subject: str  # userId when present, else anonymousId
+    pk: str  # the partition its usage lands in: the user's (U#), else the anonymous id's (A#)
     user_id: str | None
     anonymous_id: str | None
     ts_ms: int
@@ -74,13 +75,23 @@ class Message:
 
     @classmethod
     def from_valid(
-        cls, message: dict[str, Any], trackers: Trackers, when: EventTime | None = None
+        cls,
+        message: dict[str, Any],
+        trackers: Trackers,
+        when: EventTime | None = None,
+        blocked: frozenset[str] = frozenset(),
+        engage_spaces: frozenset[str] | None = None,
     ) -> Message:
         """Build from a message that passed the Spec check (``spec.check_spec``), recorded at
-        ``when`` (default: ``timestamps.event_time`` of it now; raises NoUsableTime)."""
+        ``when`` (default: ``timestamps.event_time`` of it now; raises NoUsableTime).
+
+        ``blocked``: id values that identify nobody (``settings.DEFAULT_BLOCKED_IDS``): such a
+        userId or anonymousId counts as absent and never links. ``engage_spaces``: the Engage
+        spaces whose tracks may set traits (None: any); see ``engage_traits``.
+        """
         when = when or event_time(message, int(time.time() * 1000))
-        user_id = message.get("userId") or None
-        anonymous_id = message.get("anonymousId") or None
+        user_id = identity(message.get("userId"), blocked)
+        anonymous_id = identity(message.get("anonymousId"), blocked)
         call_type = message["type"]
         traits: dict[str, str] = {}
         catalog = None
@@ -93,17 +104,18 @@ class Message:
             if user_id and anonymous_id and anonymous_id != user_id:
                 link_from = anonymous_id
         elif call_type == "track":
-            traits = _engage_traits(message)
+            traits = engage_traits(message, engage_spaces)
         elif call_type == "group":
             group_id = str(message["groupId"])
             traits = _traits(message.get("traits"))
         elif call_type == "alias" and message["previousId"] != user_id:
-            link_from = message["previousId"]
+            link_from = identity(message["previousId"], blocked)
         return cls(
             message_id=message["messageId"],
             hash=message_hash(message["messageId"]),
             type=call_type,
             subject=user_id or anonymous_id or "",
+            pk=user_pk(user_id) if user_id else anonymous_pk(anonymous_id or ""),
             user_id=user_id,
             anonymous_id=anonymous_id,
             ts_ms=when.ts_ms,
@@ -133,8 +145,30 @@ def _engage_key(message: dict[str, Any], props: dict[str, Any], field: str, kind
     return None
 
 
-def _engage_traits(message: dict[str, Any]) -> dict[str, str]:
-    """Engage's "Audience Entered/Exited" and "Trait Computed" tracks set a trait, like identify."""
+def identity(value: Any, blocked: frozenset[str]) -> str | None:
+    """An id as recording uses it: None when absent, empty or a blocked value."""
+    if not isinstance(value, str) or not value or value.strip().casefold() in blocked:
+        return None
+    return value
+
+
+def engage_space(message: dict[str, Any]) -> str | None:
+    """``context.personas.space_id``: the Engage space a message says it comes from."""
+    context = message.get("context")
+    personas = context.get("personas") if isinstance(context, dict) else None
+    space = personas.get("space_id") if isinstance(personas, dict) else None
+    return space if isinstance(space, str) else None
+
+
+def engage_traits(
+    message: dict[str, Any], engage_spaces: frozenset[str] | None = None
+) -> dict[str, str]:
+    """Engage's "Audience Entered/Exited" and "Trait Computed" tracks set a trait, like identify,
+    but only when they carry Engage's mark: ``context.personas.space_id`` in ``engage_spaces``
+    (None: any). Anyone with a write key can send a track named "Trait Computed"; without the
+    mark it counts as usage only, and the trait it names is left as it is."""
+    if engage_spaces is not None and (engage_space(message) or "").casefold() not in engage_spaces:
+        return {}
     props = message.get("properties")
     props = props if isinstance(props, dict) else {}
     event = message["event"]

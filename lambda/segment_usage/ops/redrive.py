@@ -1,5 +1,5 @@
 """``segment-usage redrive --queue URL``: move a dead-letter queue's messages back through the
-handler's own logic (the batched SQS path: EventBridge events or raw Segment messages as bodies).
+handler's own logic (the batched SQS path), whichever of the module's queues it is (``_body``).
 
 Each received batch is handed to ``Processor.process`` as an SQS event, exactly as the event
 source mapping would: records it reports failed stay on the queue (made visible again at the end),
@@ -10,6 +10,7 @@ SQS's own StartMessageMoveTask is the other way to redrive (to the source queue,
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from typing import Any
 
@@ -18,13 +19,28 @@ from ..process import FAILED, Processor
 BATCH = 10  # ReceiveMessage's maximum
 
 
+def _body(text: str) -> str:
+    """What a dead-letter record holds, as the batch path reads it. The module's queues hold three
+    shapes: a Segment message or an EventBridge event (buffer and rule DLQs: as they are), and a
+    Lambda on-failure destination record (``{requestContext, requestPayload, responseContext,
+    ...}``, the EventBridge-to-Lambda failure queue) whose ``requestPayload`` is the event the
+    function failed on."""
+    try:
+        value = json.loads(text)
+    except (json.JSONDecodeError, TypeError):
+        return text
+    if isinstance(value, dict) and "requestContext" in value and "requestPayload" in value:
+        return json.dumps(value["requestPayload"], separators=(",", ":"))
+    return text
+
+
 def _event(messages: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "Records": [
             {
                 "messageId": m["MessageId"],
                 "receiptHandle": m["ReceiptHandle"],
-                "body": m["Body"],
+                "body": _body(m["Body"]),
                 "attributes": m.get("Attributes", {}),
                 "messageAttributes": {},
                 "eventSource": "aws:sqs",

@@ -73,14 +73,7 @@ def _dry(processor: Processor, kept: Kept) -> Result:
     _, items = unwrap(_parse(kept.raw))
     now_ms = int(time.time() * 1000)
     for item in items:
-        checked = check(
-            item,
-            processor.plan,
-            processor.settings.tracking_plan_mode,
-            processor.trackers,
-            now_ms,
-            processor.plan_problem,
-        )
+        checked = check(item, processor.policy, now_ms)
         reasons += checked.errors
     if reasons:
         return Result(kept.message_id, kept.kind, kept.at, "still rejected", reasons)

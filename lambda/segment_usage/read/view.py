@@ -1,26 +1,32 @@
 """The read side: what was recorded for a user (their view), the event catalog, and what was kept
 as rejected.
 
-A user's view is their own partition plus every anonymous id linked to it (by alias, or by an
-identify carrying both ids), followed transitively and cycle-safe.
+A user's view is their own partition (``U#<userId>``) plus the anonymous partitions
+(``A#<anonymousId>``) linked to it by an identify carrying both ids or an alias, under the identity
+rules of ``record/identity.py``. An anonymous partition links nothing further, so no chain of links
+can reach another user's partition.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from ..table.catalog import list_events
-from ..table.keys import PROFILE_SK, ROLLUP_SK, bucket_day, user_pk
+from ..table.keys import PROFILE_SK, ROLLUP_SK, anonymous_pk, bucket_day, user_pk
 from ..table.pages import query_items
 from ..table.rejected import list_kept
 from ..table.rollups import Rollup, buckets_after
 from .segments import Segment, membership
 
 WINDOWS = (7, 30)
+# The most anonymous partitions one read follows (the most recently linked): a user with more
+# linked anonymous ids (cookies cleared, many devices) still reads in a bounded number of requests.
+MAX_LINKED_READ = 25
 
 
 def _iso(ms: int) -> str:
@@ -59,6 +65,7 @@ class UserView:
     segments: dict[str, bool] = field(default_factory=dict)  # evaluated on read (segments.py)
     # group id -> trait -> (ts_ms, canonical JSON): latest wins across linked partitions too
     group_versions: dict[str, dict[str, tuple[int, str]]] = field(default_factory=dict)
+    links_not_read: int = 0  # linked anonymous ids beyond MAX_LINKED_READ (the oldest)
 
     @property
     def found(self) -> bool:
@@ -96,10 +103,18 @@ class Reader:
         rollup = Rollup.from_item(
             pk, self.client.get_item(TableName=self.table, Key=key).get("Item")
         )
-        # "R" sorts after "PROFILE" and before "ROLLUP": everything the view reads but the rollup.
+        return rollup, self._after(rollup)
+
+    def _after(self, rollup: Rollup) -> Iterator[dict[str, Any]]:
+        """What sorts after the rollup's folded days: the recent day buckets, groups, the profile
+        ("R" sorts after "PROFILE" and before "ROLLUP")."""
         condition = "pk = :pk AND sk BETWEEN :after AND :last"
-        values = {":pk": {"S": pk}, ":after": {"S": buckets_after(rollup)}, ":last": {"S": "R"}}
-        return rollup, self._query(condition, values)
+        values = {
+            ":pk": {"S": rollup.pk},
+            ":after": {"S": buckets_after(rollup)},
+            ":last": {"S": "R"},
+        }
+        return self._query(condition, values)
 
     def _query(self, condition: str, values: dict[str, Any]) -> Iterator[dict[str, Any]]:
         return query_items(
@@ -112,36 +127,77 @@ class Reader:
     def user(
         self, user_id: str, today: date | None = None, now: datetime | None = None
     ) -> UserView:
-        """The user's view as of ``now`` (default: the clock); ``today`` only moves the windows."""
+        """The user's view as of ``now`` (default: the clock); ``today`` only moves the windows.
+
+        Reads the user's partition (``U#``), then the anonymous partitions (``A#``) its profile
+        links, at most ``MAX_LINKED_READ`` of them (the most recently linked), all at once: a
+        BatchGetItem of their rollups and one Query each, in parallel. Links are not followed
+        further (an anonymous partition links nothing), so a read costs at most
+        ``3 + MAX_LINKED_READ`` requests whatever the number of links.
+        """
         now = now or datetime.now(UTC)
         today = today or now.date()
         window_start = {days: (today - timedelta(days=days - 1)).isoformat() for days in WINDOWS}
         view = UserView(user_id, [], {}, {}, {}, {}, 0)
-        pending, visited = [user_id], set()
-        while pending:
-            subject = pending.pop()
-            if subject in visited:
-                continue
-            visited.add(subject)
-            if subject != user_id:
-                view.linked_ids.append(subject)
-            rollup, items = self._partition(user_pk(subject))
-            self._add_rollup(view, rollup)
-            for item in items:
-                sk = item["sk"]["S"]
-                if sk.startswith("D#"):
-                    self._add_bucket(view, item, window_start)
-                elif sk == PROFILE_SK:
-                    self._merge_latest(view.traits, view.trait_versions, item)
-                    pending += item.get("l", {}).get("M", {})
-                elif sk.startswith("G#"):
-                    gid = item["group_id"]["S"]
-                    versions = view.group_versions.setdefault(gid, {})
-                    self._merge_latest(view.groups.setdefault(gid, {}), versions, item)
-        view.linked_ids.sort()
+        rollup, items = self._partition(user_pk(user_id))
+        links: dict[str, Any] = {}
+        for item in self._add_partition(view, rollup, items, window_start):
+            links.update(item.get("a", {}).get("M", {}))
+        newest = sorted(links, key=lambda a: (-int(links[a]["N"]), a))
+        chosen, view.links_not_read = (
+            newest[:MAX_LINKED_READ],
+            max(0, len(newest) - MAX_LINKED_READ),
+        )
+        if chosen:
+            pks = [anonymous_pk(anonymous_id) for anonymous_id in chosen]
+            rollups = self._rollups(pks)
+            with ThreadPoolExecutor(min(len(pks), 8)) as pool:
+                pages = list(pool.map(lambda pk: list(self._after(rollups[pk])), pks))
+            for pk, page in zip(pks, pages, strict=True):
+                self._add_partition(view, rollups[pk], page, window_start)
+            view.linked_ids = sorted(chosen)
         if self.segments:
             view.segments = membership(self.segments, view.usage, view.traits, now)
         return view
+
+    def _rollups(self, pks: list[str]) -> dict[str, Rollup]:
+        """The rollups of ``pks`` in one BatchGetItem per 100 (eventually consistent)."""
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(pks), 100):
+            request = {
+                self.table: {
+                    "Keys": [{"pk": {"S": pk}, "sk": {"S": ROLLUP_SK}} for pk in pks[start:][:100]]
+                }
+            }
+            while request:
+                response = self.client.batch_get_item(RequestItems=request)
+                for item in response.get("Responses", {}).get(self.table, []):
+                    found[item["pk"]["S"]] = item
+                request = response.get("UnprocessedKeys") or {}
+        return {pk: Rollup.from_item(pk, found.get(pk)) for pk in pks}
+
+    def _add_partition(
+        self,
+        view: UserView,
+        rollup: Rollup,
+        items: Iterable[dict[str, Any]],
+        window_start: dict[int, str],
+    ) -> list[dict[str, Any]]:
+        """Add one partition's rollup and items to ``view``; returns its profile items."""
+        self._add_rollup(view, rollup)
+        profiles = []
+        for item in items:
+            sk = item["sk"]["S"]
+            if sk.startswith("D#"):
+                self._add_bucket(view, item, window_start)
+            elif sk == PROFILE_SK:
+                self._merge_latest(view.traits, view.trait_versions, item)
+                profiles.append(item)
+            elif sk.startswith("G#"):
+                gid = item["group_id"]["S"]
+                versions = view.group_versions.setdefault(gid, {})
+                self._merge_latest(view.groups.setdefault(gid, {}), versions, item)
+        return profiles
 
     @staticmethod
     def _add_rollup(view: UserView, rollup: Rollup) -> None:

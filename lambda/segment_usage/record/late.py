@@ -18,7 +18,7 @@ from typing import Any
 from ..ingest.messages import Message
 from ..table.catalog import IF_MISSING, catalog_update
 from ..table.errors import AWS_ERRORS, classify
-from ..table.keys import ROLLUP_SK, catalog_pk, catalog_shard, user_pk
+from ..table.keys import ROLLUP_SK, catalog_pk, catalog_shard
 from ..table.rollups import Rollup
 from .compactor import MAX_RACES
 from .ledger import BucketWrite, plan_day
@@ -55,7 +55,7 @@ class LateRecorder:
         results: list[Result | None] = [None] * len(messages)
         groups: dict[tuple[str, str], list[int]] = defaultdict(list)
         for i, message in enumerate(messages):
-            groups[(user_pk(message.subject), message.day)].append(i)
+            groups[(message.pk, message.day)].append(i)
         for (pk, day), indexes in groups.items():
             try:
                 self._commit_day(pk, day, messages, indexes, results)

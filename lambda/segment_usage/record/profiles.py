@@ -11,7 +11,7 @@ from typing import Any
 
 from ..ingest.messages import Message
 from ..table.item_size import item_size
-from ..table.keys import PROFILE_SK, group_sk, user_pk
+from ..table.keys import PROFILE_SK, group_sk
 
 Key = tuple[str, str]
 
@@ -24,9 +24,9 @@ MAX_PROFILE_BYTES = 350_000
 def effect_keys(message: Message) -> list[Key]:
     """The items (other than day buckets) a message changes: its group, or its profile."""
     if message.type == "group" and message.group_id:
-        return [(user_pk(message.subject), group_sk(message.group_id))]
+        return [(message.pk, group_sk(message.group_id))]
     if message.traits or message.link_from:
-        return [(user_pk(message.subject), PROFILE_SK)]
+        return [(message.pk, PROFILE_SK)]
     return []
 
 
@@ -55,14 +55,15 @@ def _merge_link(links: dict[str, Any], anonymous_id: str, ts_ms: int) -> bool:
 def apply(key: Key, item: dict[str, Any] | None, messages: list[Message]) -> dict[str, Any] | None:
     """The item after applying ``messages`` to it, or None if nothing changes.
 
-    A profile (``sk`` PROFILE) holds ``t`` (trait -> [json, ts_ms]) and ``l`` (linked anonymous
-    id -> ts_ms), so an identify that also links costs one write. A group item holds ``t`` and
-    ``last_ms``.
+    A profile (``sk`` PROFILE) holds ``t`` (trait -> [json, ts_ms]) and ``a`` (linked anonymous
+    id -> ts_ms; each names an ``A#`` partition), so an identify that also links costs one write.
+    ``l``, the links of v0.2 (into the shared ``U#`` key space), is kept but no longer written
+    nor followed. A group item holds ``t`` and ``last_ms``.
     """
     pk, sk = key
     new = dict(item or {"pk": {"S": pk}, "sk": {"S": sk}})
     traits = dict(new.get("t", {}).get("M", {}))
-    links = dict(new.get("l", {}).get("M", {}))
+    links = dict(new.get("a", {}).get("M", {}))
     changed = False
     for message in messages:
         changed |= _merge_traits(traits, message.traits, message.ts_ms)
@@ -77,7 +78,7 @@ def apply(key: Key, item: dict[str, Any] | None, messages: list[Message]) -> dic
         return None
     new["t"] = {"M": traits}
     if links:
-        new["l"] = {"M": links}
+        new["a"] = {"M": links}
     new["v"] = {"N": str(version(item) + 1)}
     return new
 

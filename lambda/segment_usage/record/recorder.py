@@ -38,7 +38,6 @@ from ..table.keys import (
     catalog_sk,
     day_shard,
     is_first_bucket,
-    user_pk,
 )
 from ..table.store import Key, Store
 from . import days, profiles
@@ -144,7 +143,7 @@ class Recorder:
         for i, message in enumerate(messages):
             if opened[i]:
                 shard = day_shard(message.hash)
-                keys.append((user_pk(message.subject), bucket_sk(message.day, shard, 0)))
+                keys.append((message.pk, bucket_sk(message.day, shard, 0)))
         keys += catalog_keys.values()
         if not keys:
             return {}
@@ -218,7 +217,7 @@ class Recorder:
         groups: dict[tuple[str, str], list[int]] = defaultdict(list)
         for i, message in enumerate(messages):
             if outcomes[i] is None:
-                groups[(user_pk(message.subject), message.day)].append(i)
+                groups[(message.pk, message.day)].append(i)
         landed: dict[int, tuple[str, str, str]] = {}
         for (pk, day), indexes in groups.items():
             try:

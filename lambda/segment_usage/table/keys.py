@@ -27,9 +27,18 @@ def _bounded(value: str) -> str:
     return HASHED + hashlib.sha256(encoded).hexdigest()
 
 
-def user_pk(subject_id: str) -> str:
-    """Partition of a user (by userId) or of an anonymous visitor (by anonymousId)."""
-    return "U#" + _bounded(subject_id)
+def user_pk(user_id: str) -> str:
+    """Partition of a user, by userId."""
+    return "U#" + _bounded(user_id)
+
+
+def anonymous_pk(anonymous_id: str) -> str:
+    """Partition of an anonymous visitor, by anonymousId: a key space of its own, so that no
+    anonymousId (or alias previousId) a sender chooses can name a user's partition."""
+    return "A#" + _bounded(anonymous_id)
+
+
+OWNERS_SK = "OWNERS"  # in an anonymous partition: the userIds it is linked to (record/identity.py)
 
 
 def day_prefix(day: str) -> str:

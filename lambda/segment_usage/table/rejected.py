@@ -24,7 +24,9 @@ from .pages import query_items
 # limit: deferred by this product's own limit (an over-long JSON array), recorded by replay;
 # plan: the tracking plan could not be applied in block mode, recorded by replay once it is fixed.
 KINDS = ("invalid", "blocked", "envelope", "unrecordable", "limit", "plan")
-WARNING = "warning"
+WARNING = "warning"  # recorded, with fields that were malformed or broke the plan (warn mode)
+IDENTITY = "identity"  # recorded, but the link it asked for broke an identity rule
+RECORDED_KINDS = (WARNING, IDENTITY)
 
 # Kept messages are spread over SHARDS partition keys by their content hash: a flood of invalid
 # messages (anyone with the write key can send one) puts no more than ~1/SHARDS of its writes on
@@ -80,8 +82,9 @@ def rejection_items(
     encoded = _text(raw).encode("utf-8")
     message_id = payload.get("messageId") if isinstance(payload, dict) else None
     call_type = payload.get("type") if isinstance(payload, dict) else None
-    if kind == WARNING and isinstance(message_id, str):
-        base, sk = VIOLATION_PK, hashlib.sha256(_text(message_id).encode()).hexdigest()[:32]
+    if kind in RECORDED_KINDS and isinstance(message_id, str):
+        keyed = (message_id if kind == WARNING else f"{kind}#{message_id}").encode()
+        base, sk = VIOLATION_PK, hashlib.sha256(_text(keyed.decode()).encode()).hexdigest()[:32]
     else:
         base, sk = REJECTED_PK, hashlib.sha256(encoded).hexdigest()[:32]
     pk = shard_pk(base, sk)
