@@ -152,7 +152,7 @@ def _print_table(rows: list[list[str]], out: TextIO) -> None:
 
 
 def cmd_traits(args: argparse.Namespace, out: TextIO) -> int:
-    view = _reader(args).user(args.user_id).as_dict()
+    view = _reader(args).user(args.user_id, now=_moment(args.as_of, "--as-of")).as_dict()
     if args.json:
         json.dump(view, out, indent=2)
         out.write("\n")
@@ -193,8 +193,9 @@ def cmd_segments(args: argparse.Namespace, out: TextIO) -> int:
             "segment-usage: no segments defined: set the module's segments variable "
             "(or pass --segments FILE)"
         )
-    view = reader.user(args.user_id)
-    report = explain(reader.segments, view.usage, view.traits)
+    now = _moment(args.as_of, "--as-of")
+    view = reader.user(args.user_id, now=now)
+    report = explain(reader.segments, view.usage, view.traits, now)
     if args.json:
         json.dump({"userId": args.user_id, "segments": report}, out, indent=2)
         out.write("\n")
@@ -380,6 +381,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("user_id", metavar="USER_ID")
     p.set_defaults(run=cmd_segments)
     for name in ("traits", "segments"):
+        sub.choices[name].add_argument(
+            "--as-of",
+            metavar="TIME",
+            help="windows and segments as of TIME (ISO-8601; default: now)",
+        )
         sub.choices[name].add_argument(
             "--segments",
             dest="segments_file",

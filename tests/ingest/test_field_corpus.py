@@ -78,6 +78,8 @@ def test_corpus_case(kind: str, case: dict, path: str, make_runtime, dynamodb, t
                 assert view.usage[trait].last_seen_ms >= started * 1000 - 1
         for name, value in expect.get("traits", {}).items():
             assert view.traits[name] == value
+        for name in expect.get("traits_absent", []):
+            assert name not in view.traits
     plan = parse_plan(case["plan"]) if "plan" in case else None
     (verdict,) = validate_text(json.dumps(message), plan)
     assert verdict["valid"] == (expect["status"] == "accepted")
