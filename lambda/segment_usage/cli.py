@@ -9,6 +9,8 @@
                                             re-run kept messages (dry unless --apply)
     segment-usage redrive --queue URL [--limit N] [--json]
                                             a dead-letter queue's messages through the handler
+    segment-usage forget USER_ID [--apply]  erase a person (dry unless --apply); keeps them out
+    segment-usage unsuppress USER_ID        record a forgotten person's later messages again
 
 The table comes from ``--table`` or ``SEGMENT_USAGE_TABLE``; AWS settings are boto3's usual ones
 (``AWS_PROFILE``, ``AWS_REGION``, ``AWS_ENDPOINT_URL``...).
@@ -32,15 +34,19 @@ from .settings import TABLE
 from .table.rejected import KINDS
 
 
-def _reader(args: argparse.Namespace) -> Any:
+def _client(args: argparse.Namespace) -> tuple[Any, str]:
     import boto3
-
-    from .read.view import Reader
 
     table = args.table or os.environ.get(TABLE)
     if not table:
         raise SystemExit("segment-usage: no table: pass --table NAME or set SEGMENT_USAGE_TABLE")
-    client = boto3.client("dynamodb", region_name=args.region)
+    return boto3.client("dynamodb", region_name=args.region), table
+
+
+def _reader(args: argparse.Namespace) -> Any:
+    from .read.view import Reader
+
+    client, table = _client(args)
     return Reader(client, table, _segment_definitions(args, client, table))
 
 
@@ -362,6 +368,38 @@ def cmd_redrive(args: argparse.Namespace, out: TextIO) -> int:
     return 1 if report["failed"] else 0
 
 
+def cmd_forget(args: argparse.Namespace, out: TextIO) -> int:
+    from .ops.forget import forget
+
+    client, table = _client(args)
+    report = forget(client, table, args.user_id, apply=args.apply).as_dict()
+    if args.json:
+        json.dump(report, out, indent=2)
+        out.write("\n")
+        return 0
+    verb = "removed" if args.apply else "would remove (dry run: pass --apply to erase)"
+    items = ", ".join(f"{n} {kind}" for kind, n in report["items"].items()) or "nothing"
+    out.write(f"{verb}: {items}; {report['linkedIds']} linked anonymous ids\n")
+    if args.apply:
+        out.write(f"suppressed: {report['suppressionMarkers']} ids (keyed hashes, no PII)\n")
+    for reason in report["cannotRemove"]:
+        out.write(f"cannot remove: {reason}\n")
+    return 0
+
+
+def cmd_unsuppress(args: argparse.Namespace, out: TextIO) -> int:
+    from .ops.forget import unsuppress
+
+    client, table = _client(args)
+    lifted = unsuppress(client, table, [args.user_id, *(args.anonymous_id or [])])
+    if args.json:
+        json.dump({"lifted": lifted}, out)
+        out.write("\n")
+    else:
+        out.write(f"lifted {lifted} suppression marker(s)\n")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="segment-usage", description=__doc__.split("\n\n")[0])
     sub = top.add_subparsers(dest="command", required=True)
@@ -415,6 +453,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--queue", required=True, metavar="URL", help="the queue URL (e.g. a DLQ)")
     p.add_argument("--limit", type=int, metavar="N", help="at most N messages")
     p.set_defaults(run=cmd_redrive)
+    p = command("forget", "erase one person: every item with their data (dry unless --apply)")
+    p.add_argument("user_id", metavar="USER_ID")
+    p.add_argument("--apply", action="store_true", help="erase (default: a dry run that counts)")
+    p.set_defaults(run=cmd_forget)
+    p = command("unsuppress", "record a forgotten person's later messages again")
+    p.add_argument("user_id", metavar="USER_ID")
+    p.add_argument("--anonymous-id", action="append", metavar="ID", help="also this anonymousId")
+    p.set_defaults(run=cmd_unsuppress)
     return top
 
 

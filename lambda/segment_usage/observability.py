@@ -24,6 +24,8 @@ METRICS = {
     "failed": "Failed",
     "buffered": "Buffered",  # direct path: handed off to the buffer queue (handoff.py)
     "plan_error": "PlanErrors",  # the tracking plan could not be applied (ingest/check.py)
+    "suppressed": "Suppressed",  # for a person whose data was erased: dropped (record/erasure.py)
+    "erased": "Erased",  # delete messages carried out
 }
 
 

@@ -19,10 +19,12 @@ from .ingest.envelopes import ANY, EVENTBRIDGE, SQS, Accept, Incoming, unwrap
 from .ingest.spec import spec_validators
 from .ingest.trackers import Trackers
 from .ingest.tracking_plan import TrackingPlan, TrackingPlanError, load_plan
+from .record.erasure import Eraser
 from .record.handoff import Handoff
 from .record.identity import IdentityRules
 from .record.recorder import Recorder
 from .settings import INGEST_DYNAMODB, TRACKERS, ConfigError, Settings, aws_client
+from .table import suppression
 from .table.errors import AWS_ERRORS, error_text
 from .table.rejected import IDENTITY, WARNING, rejection_items
 from .table.store import Store
@@ -35,6 +37,8 @@ ACCEPTED, DUPLICATE, REJECTED, FAILED, BUFFERED = (
     "failed",
     "buffered",
 )
+SUPPRESSED = "suppressed"  # for a person whose data was erased: dropped and counted
+ERASED = "erased"  # a delete message: the person's data removed (record/erasure.py)
 
 
 @dataclass(slots=True)
@@ -50,6 +54,10 @@ class Outcome:
     status: str
     errors: list[str] = field(default_factory=list)
     kind: str | None = None
+
+
+def _is_delete(payload: Any) -> bool:
+    return isinstance(payload, dict) and payload.get("type") == "delete"
 
 
 @dataclass(slots=True)
@@ -75,6 +83,9 @@ class Processor:
             raise ConfigError(f"{TRACKERS}: {exc}") from exc
         self.recorder = Recorder(self.store)
         self.identity = IdentityRules(self.store, settings.max_users_per_anonymous_id)
+        self.suppression_key: bytes | None = None
+        self._key_loaded_at = 0.0
+        self._load_suppression_key()
         self.plan: TrackingPlan | None = None
         self.plan_problem: str | None = None  # why the plan could not be loaded, if it could not
         self._plan_loaded_at = 0.0
@@ -97,13 +108,28 @@ class Processor:
         """
         if self.plan_problem and time.monotonic() - self._plan_loaded_at > self.PLAN_RETRY_SECONDS:
             self._load_plan()
+        if (
+            self.suppression_key is None
+            and time.monotonic() - self._key_loaded_at > self.KEY_RETRY_SECONDS
+        ):
+            self._load_suppression_key()
         path, items = unwrap(event, accept)
         now_ms = int(time.time() * 1000)
         outcomes: list[Outcome | None] = [None] * len(items)
         plan_failed = [False] * len(items)
         valid: list[int] = []
         messages = []
+        try:
+            for i in self._suppressed(items):  # erased people: not recorded, not even kept
+                outcomes[i] = Outcome(SUPPRESSED)
+        except AWS_ERRORS as error:  # undecided: retried like any transient failure
+            outcomes = [Outcome(FAILED, [f"suppression check: {error_text(error)}"])] * len(items)
         for i, item in enumerate(items):
+            if outcomes[i] is not None:
+                continue
+            if self.settings.delete_messages and _is_delete(item.payload) and not item.error:
+                outcomes[i] = self._erase(item.payload)
+                continue
             checked = check(item, self.policy, now_ms)
             plan_failed[i] = checked.plan_failed
             if checked.message is None:
@@ -143,6 +169,7 @@ class Processor:
         return Processed(path, items, done, plan_failed)
 
     PLAN_RETRY_SECONDS = 60.0
+    KEY_RETRY_SECONDS = 60.0  # ops/forget.KEY_PROPAGATION_SECONDS waits a little longer
 
     def _load_plan(self) -> None:
         """Load the deployment's plan. A plan that cannot be loaded (malformed, or its item missing
@@ -157,6 +184,52 @@ class Processor:
             self.plan_problem = (
                 f"not loaded ({error_text(exc)})" if isinstance(exc, AWS_ERRORS) else str(exc)
             )
+
+    def _load_suppression_key(self) -> None:
+        """The erasure key (``table/suppression.py``), None while nobody was ever erased; looked
+        up again every minute while there is none."""
+        self._key_loaded_at = time.monotonic()
+        try:
+            self.suppression_key = suppression.load_key(self.store.client, self.store.table)
+        except AWS_ERRORS:
+            self.suppression_key = None
+
+    def _suppressed(self, items: list[Incoming]) -> set[int]:
+        """Positions of ``items`` whose userId, anonymousId or previousId was erased: one
+        BatchGetItem for the invocation, none while nobody was ever erased. A delete message is
+        never suppressed (erasing twice is harmless)."""
+        key = self.suppression_key
+        if key is None or not items:
+            return set()
+        marks = [
+            {
+                suppression.token(key, value)
+                for field in ("userId", "anonymousId", "previousId")
+                for value in [item.payload.get(field)]
+                if isinstance(value, str) and value
+            }
+            if isinstance(item.payload, dict) and not _is_delete(item.payload)
+            else set()
+            for item in items
+        ]
+        found = suppression.suppressed(self.store.client, self.store.table, set().union(*marks))
+        return {n for n, mine in enumerate(marks) if mine & found}
+
+    def _erase(self, payload: dict[str, Any]) -> Outcome:
+        """A delete message (Segment's webhook/function shape): erase that userId now."""
+        user_id = payload.get("userId")
+        if not isinstance(user_id, str) or not user_id.strip():
+            return Outcome(
+                REJECTED, ["userId: a delete message names the userId to erase"], "invalid"
+            )
+        try:
+            erasure = Eraser(self.store.client, self.store.table).forget(user_id, apply=True)
+        except AWS_ERRORS as error:
+            return Outcome(FAILED, [f"erasure: {error_text(error)}"])
+        if erasure.key_made:
+            self.suppression_key = None
+            self._load_suppression_key()
+        return Outcome(ERASED)
 
     @property
     def policy(self) -> Policy:

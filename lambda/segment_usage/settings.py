@@ -36,6 +36,9 @@ QUEUE_ARNS = "SEGMENT_USAGE_QUEUE_ARNS"  # JSON list: the SQS queues its records
 # EventBridge events, every other invocation only Segment messages (Lambda sets the invoked ARN).
 EVENTBRIDGE_QUALIFIER = "SEGMENT_USAGE_EVENTBRIDGE_QUALIFIER"
 ACCEPT_KINDS = ("segment", "eventbridge", "sqs")
+# "true": a {"type": "delete", "userId": ...} message erases that person (record/erasure.py). Off by
+# default: the deployment decides whether its sources may carry erasures at all.
+DELETE_MESSAGES = "SEGMENT_USAGE_DELETE_MESSAGES"
 
 # Identity rules (Segment Unify's identity resolution: a limit per identifier type, blocked values
 # that never merge). Values client libraries send by mistake for "no id"; compared case-folded.
@@ -104,6 +107,7 @@ class Settings:
     partner_sources: frozenset[str] | None = None  # None: any aws.partner/segment.com/ source
     queue_arns: frozenset[str] | None = None  # None: any queue
     eventbridge_qualifier: str | None = None
+    delete_messages: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -134,6 +138,7 @@ class Settings:
             partner_sources=_strings(env, PARTNER_SOURCES),
             queue_arns=_strings(env, QUEUE_ARNS),
             eventbridge_qualifier=env.get(EVENTBRIDGE_QUALIFIER, "").strip() or None,
+            delete_messages=_flag(env, DELETE_MESSAGES),
         )
 
 
@@ -186,6 +191,13 @@ def _strings(env: Mapping[str, str], name: str) -> frozenset[str] | None:
     if not isinstance(values, list) or not all(isinstance(v, str) and v for v in values):
         raise ConfigError(f"{name}: expected a JSON list of non-empty strings")
     return frozenset(values)
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    text = env.get(name, "").strip().lower() or "false"
+    if text not in ("true", "false"):
+        raise ConfigError(f"{name}: {text!r} is not true or false")
+    return text == "true"
 
 
 def _accept(env: Mapping[str, str]) -> frozenset[str] | None:
