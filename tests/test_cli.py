@@ -122,3 +122,15 @@ def test_console_script_is_installed(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)[0]["valid"] is True
+
+
+def test_untrusted_names_cannot_drive_the_terminal(make_runtime, moto_url, table, monkeypatch):
+    """Names anyone with the write key chose are printed with control characters escaped."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)
+    hostile = "Clicked\x1b[2J\x1b[31m\u202eevil\r"
+    deliver(make_runtime(), [sm.track(hostile, user_id="u\x1b]0;pwned\x07")])
+    code, text = run("events", "--table", table)
+    assert code == 0 and "\x1b" not in text and "\u202e" not in text and "\r" not in text
+    assert "Clicked\\x1b[2J" in text
+    _, text = run("traits", "u\x1b]0;pwned\x07", "--table", table)
+    assert "\x1b" not in text and "\x07" not in text
