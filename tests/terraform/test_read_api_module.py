@@ -329,7 +329,8 @@ def test_the_shipped_package_has_the_read_entry_point() -> None:
 
     with zipfile.ZipFile(MODULE / "artifacts" / "handler.zip") as package:
         names = set(package.namelist())
-    for module in ("read_api", "segments", "reader"):
+    for module in ("read_api", "read/segments", "read/view"):
         assert f"segment_usage/{module}.py" in names, f"{module}.py missing: run make package"
+        package_dir, _, name = f"segment_usage/{module}".rpartition("/")
         for version in ("312", "313"):
-            assert f"segment_usage/__pycache__/{module}.cpython-{version}.pyc" in names
+            assert f"{package_dir}/__pycache__/{name}.cpython-{version}.pyc" in names
