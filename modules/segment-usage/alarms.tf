@@ -1,32 +1,9 @@
+# The alarms of the queues and the rules. Each function's own (errors, throttles, asynchronous
+# events dropped or not delivered to the failure queue) are part of its unit (functions.tf).
 # Every alarm but the metric-math one below is one instance of aws_cloudwatch_metric_alarm.this, named
 # "<name>-<environment>-<key>": the key and what the alarm watches are defined here, in one map.
 locals {
   alarm_actions = var.alarms.sns_topic_arn == null ? [] : [var.alarms.sns_topic_arn]
-
-  # Functions whose errors and throttles are alarmed: alarm key prefix -> function, and what to do.
-  alarmed_functions = merge(
-    {
-      lambda = {
-        name      = local.function_name
-        errors    = "The handler raised (Segment and EventBridge retry; check the log group)"
-        throttles = "The handler was throttled (raise reserved concurrency or the account limit)"
-      }
-    },
-    local.buffer_enabled ? {
-      batch = {
-        name      = local.batch_function_name
-        errors    = "The batch function raised (the batch is retried, then goes to the buffer DLQ)"
-        throttles = "The batch function was throttled (lower sqs_buffer.maximum_concurrency or raise the account limit)"
-      }
-    } : {},
-    local.read_api_enabled ? {
-      read = {
-        name      = local.read_api_function_name
-        errors    = "The read API function raised (callers got a 502; check its log group)"
-        throttles = "The read API function was throttled (callers got a 429)"
-      }
-    } : {},
-  )
 
   dlq_names = merge(
     local.eventbridge_enabled ? { events-dlq = local.queue_names.events_dlq } : {},
@@ -41,16 +18,6 @@ locals {
   # a map of one object type and the conditionals and merges type-check.
   alarm_defaults = { statistic = "Sum", period = var.alarms.period_seconds, comparison = "GreaterThanOrEqualToThreshold" }
   alarm_definitions = merge(
-    merge([for key, fn in local.alarmed_functions : {
-      "${key}-errors"    = { namespace = "AWS/Lambda", metric = "Errors", dimensions = tomap({ FunctionName = fn.name }), threshold = var.alarms.errors_threshold, text = "${fn.errors}: ${fn.name}" }
-      "${key}-throttles" = { namespace = "AWS/Lambda", metric = "Throttles", dimensions = tomap({ FunctionName = fn.name }), threshold = 1, text = "${fn.throttles}: ${fn.name}" }
-    }]...),
-    # EventBridge invokes the function asynchronously: Lambda can drop an event (too old, or retries
-    # used up) and can fail to put a failed one on the on-failure queue. Neither raises anywhere else.
-    { for key, metric in { lambda-async-events-dropped = "AsyncEventsDropped", lambda-destination-delivery-failures = "DestinationDeliveryFailures" } : key => {
-      namespace                                        = "AWS/Lambda", metric = metric, dimensions = tomap({ FunctionName = local.function_name }), threshold = 1
-      text                                             = metric == "AsyncEventsDropped" ? "Lambda dropped asynchronous (EventBridge) events without running the handler to completion: ${local.function_name}" : "Lambda could not send failed asynchronous (EventBridge) events to the on-failure queue: ${local.function_name}"
-    } if local.lambda_failures_enabled },
     # Messages waiting too long: the batch function cannot keep up, or fails on them until the
     # redrive policy moves them to the DLQ.
     { for key in ["batch-buffer-age"] : key => {
@@ -96,7 +63,8 @@ resource "aws_cloudwatch_metric_alarm" "this" {
   depends_on = [aws_cloudwatch_event_rule.this, aws_sqs_queue.events_dlq, aws_sqs_queue.buffer_dlq, aws_sqs_queue.lambda_failures]
 }
 
-# The alarms of v0.1, kept (not recreated) on upgrade.
+# The alarms of v0.1, kept (not recreated) on upgrade (the function alarms move on from here to
+# their function's unit: functions.tf).
 moved {
   from = aws_cloudwatch_metric_alarm.lambda["errors"]
   to   = aws_cloudwatch_metric_alarm.this["lambda-errors"]

@@ -55,8 +55,8 @@ resource "aws_lambda_permission" "eventbridge" {
 
   statement_id  = "eventbridge-${each.key}"
   action        = "lambda:InvokeFunction"
-  function_name = aws_lambda_function.this.function_name
-  qualifier     = local.alias_enabled ? aws_lambda_alias.this[0].name : null
+  function_name = module.function["direct"].function_name
+  qualifier     = module.function["direct"].alias_name
   principal     = "events.amazonaws.com"
   source_arn    = aws_cloudwatch_event_rule.this[each.key].arn
 }

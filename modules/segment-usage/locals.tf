@@ -152,9 +152,9 @@ locals {
   buffer_visibility_minimum = 6 * local.batch_timeout + var.sqs_buffer.maximum_batching_window_in_seconds
   buffer_visibility_timeout = coalesce(var.sqs_buffer.visibility_timeout_seconds, local.buffer_visibility_minimum)
 
-  # What Segment, EventBridge and SQS invoke: the alias when one is created, else the function.
+  # What Segment and EventBridge invoke: the alias when one is created, else the function.
   alias_enabled     = var.lambda.alias_name != null
-  invoke_arn_target = local.alias_enabled ? aws_lambda_alias.this[0].arn : aws_lambda_function.this.arn
+  invoke_arn_target = module.function["direct"].target_arn
 
   # The DynamoDB operations the handler makes (tests/terraform/test_least_privilege.py records them
   # from real handler runs and fails if this list grants more, or less).

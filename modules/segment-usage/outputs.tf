@@ -30,47 +30,47 @@ output "account_id" {
 
 output "function_arn" {
   description = "ARN of the handler function (unqualified)."
-  value       = aws_lambda_function.this.arn
+  value       = module.function["direct"].arn
 }
 
 output "function_name" {
   description = "Name of the handler function."
-  value       = aws_lambda_function.this.function_name
+  value       = module.function["direct"].function_name
 }
 
 output "function_alias_arn" {
   description = "ARN of the function alias, or null when lambda.alias_name is not set."
-  value       = local.alias_enabled ? aws_lambda_alias.this[0].arn : null
+  value       = module.function["direct"].alias_arn
 }
 
 output "function_version" {
   description = "Version the alias points at ($LATEST when no alias is created)."
-  value       = aws_lambda_function.this.version
+  value       = module.function["direct"].version
 }
 
 output "batch_function_name" {
   description = "Name of the batch function that drains the buffer queue (same code, its own timeout and role); null when there is no buffer queue."
-  value       = local.buffer_enabled ? aws_lambda_function.batch[0].function_name : null
+  value       = local.buffer_enabled ? module.function["batch"].function_name : null
 }
 
 output "batch_function_arn" {
   description = "ARN of the batch function; null when there is no buffer queue."
-  value       = local.buffer_enabled ? aws_lambda_function.batch[0].arn : null
+  value       = local.buffer_enabled ? module.function["batch"].arn : null
 }
 
 output "batch_execution_role_arn" {
   description = "ARN of the batch function's execution role; null when there is no buffer queue."
-  value       = local.buffer_enabled ? aws_iam_role.batch[0].arn : null
+  value       = local.buffer_enabled ? module.function["batch"].role_arn : null
 }
 
 output "execution_role_arn" {
   description = "ARN of the direct function's execution role."
-  value       = aws_iam_role.lambda.arn
+  value       = module.function["direct"].role_arn
 }
 
 output "execution_role_name" {
   description = "Name of the function's execution role."
-  value       = aws_iam_role.lambda.name
+  value       = module.function["direct"].role_name
 }
 
 output "segment_role_arn" {
@@ -95,12 +95,12 @@ output "table_arn" {
 
 output "log_group_name" {
   description = "Name of the function's CloudWatch log group."
-  value       = aws_cloudwatch_log_group.lambda.name
+  value       = module.function["direct"].log_group_name
 }
 
 output "log_group_arn" {
   description = "ARN of the function's CloudWatch log group."
-  value       = aws_cloudwatch_log_group.lambda.arn
+  value       = module.function["direct"].log_group_arn
 }
 
 output "event_source_name" {
@@ -176,6 +176,7 @@ output "event_source_mapping_uuid" {
 output "alarm_arns" {
   description = "CloudWatch alarm ARNs by name."
   value = merge(
+    merge([for key, fn in module.function : fn.alarm_arns]...),
     { for key, alarm in aws_cloudwatch_metric_alarm.this : alarm.alarm_name => alarm.arn },
     { for key, alarm in aws_cloudwatch_metric_alarm.rules_match_nothing : alarm.alarm_name => alarm.arn },
   )
@@ -188,7 +189,7 @@ output "read_api_url" {
 
 output "read_api_function_name" {
   description = "Name of the read API's function, or null when read_api is disabled."
-  value       = local.read_api_enabled ? aws_lambda_function.read_api[0].function_name : null
+  value       = local.read_api_enabled ? module.function["read"].function_name : null
 }
 
 output "read_api_caller_policy_json" {

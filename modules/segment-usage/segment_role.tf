@@ -51,8 +51,8 @@ data "aws_iam_policy_document" "segment_invoke" {
     sid     = "InvokeHandler"
     actions = ["lambda:InvokeFunction"]
     resources = compact([
-      aws_lambda_function.this.arn,
-      local.alias_enabled ? aws_lambda_alias.this[0].arn : "",
+      module.function["direct"].arn,
+      local.alias_enabled ? module.function["direct"].alias_arn : "",
     ])
   }
 }

@@ -1,7 +1,7 @@
 # Queues, each encrypted (SSE-SQS, or the caller's KMS key):
 #   events_dlq      - EventBridge target dead-letter queue (events EventBridge could not deliver)
 #   buffer          - buffer for rules with target = sqs and for the direct path's hand-off of messages
-#                     it could not record, drained by the batch function (lambda_batch.tf)
+#                     it could not record, drained by the batch function (functions.tf, lambda_batch.tf)
 #   buffer_dlq      - messages the handler failed max_receive_count times
 #   lambda_failures - asynchronous invocations that failed in the function after EventBridge delivered them
 #

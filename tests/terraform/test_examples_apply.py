@@ -3,7 +3,8 @@
 All examples are applied (and re-planned) in parallel in a module fixture: the AWS provider spends
 ~25 s confirming each new SQS queue, so running them one after another would take minutes. Then
 boto3 checks what exists, the second plan must show no changes except attributes moto is known to
-misreport (named below and checked semantically where possible), and teardown destroys everything.
+misreport (named in plan_checks.py, checked semantically where possible), and teardown destroys
+everything.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 import aws_checks as chk
 import pytest
+from plan_checks import unexplained_changes
 
 from support.moto_server import ACCOUNT_ID, boto3_client, create_segment_partner_source
 from support.terraform import Workspace
@@ -27,30 +29,6 @@ pytestmark = pytest.mark.terraform
 
 SOURCE_ID = "qSg3xMpL9a"
 ARCH, RUNTIME = "x86_64", "python3.12"
-
-# Attributes the second plan may show as changed only because moto misreports them.
-MOTO_MISREPORTS = {
-    ("aws_lambda_function", "logging_config"): (
-        "moto's Lambda ignores LoggingConfig: GetFunction returns none, so the provider always "
-        "plans to add log_format=JSON/log_group back"
-    ),
-    ("aws_sqs_queue", "redrive_policy"): (
-        "moto returns RedrivePolicy re-serialised with spaces; accepted only if JSON-equal"
-    ),
-}
-# Knock-on effects of those misreports, allowed only while a misreported update is planned:
-# - policy documents from aws_iam_policy_document data sources that reference a resource with a
-#   pending update are read at apply time, so their policy shows as unknown;
-# - a function with publish = true (alias_name set) plans a new version for any update, so the
-#   version attributes and the alias's function_version become unknown.
-KNOCK_ON_UNKNOWN = {
-    ("aws_iam_role_policy", "policy"),
-    ("aws_lambda_function", "version"),
-    ("aws_lambda_function", "qualified_arn"),
-    ("aws_lambda_function", "qualified_invoke_arn"),
-    ("aws_lambda_function", "last_modified"),
-    ("aws_lambda_alias", "function_version"),
-}
 
 
 @dataclass
@@ -233,43 +211,6 @@ def _get(deployed: dict[str, Example], name: str) -> Example:
     if example.error is not None:
         raise example.error
     return example
-
-
-def unexplained_changes(changes: list[dict[str, Any]]) -> list[str]:
-    """Planned changes not explained by MOTO_MISREPORTS (or by policies deferred because of them)."""
-    primary: list[str] = []
-    deferred: list[str] = []
-    for rc in changes:
-        change = rc["change"]
-        if change["actions"] != ["update"]:
-            primary.append(f"{rc['address']}: {change['actions']}")
-            continue
-        before, after = change["before"] or {}, change["after"] or {}
-        unknown = change.get("after_unknown") or {}
-        for key in sorted(set(before) | set(after) | set(unknown)):
-            if unknown.get(key) is True:
-                if (rc["type"], key) in KNOCK_ON_UNKNOWN:
-                    deferred.append(f"{rc['address']}.{key}")
-                else:
-                    primary.append(f"{rc['address']}.{key}: becomes unknown")
-                continue
-            if before.get(key) == after.get(key):
-                continue
-            if (rc["type"], key) == ("aws_sqs_queue", "redrive_policy") and json.loads(
-                before[key]
-            ) == json.loads(after[key]):
-                continue
-            if (rc["type"], key) in MOTO_MISREPORTS and key != "redrive_policy":
-                continue
-            primary.append(f"{rc['address']}.{key}: {before.get(key)!r} -> {after.get(key)!r}")
-    has_upstream_misreport = any(
-        (rc["type"], key) in MOTO_MISREPORTS
-        for rc in changes
-        for key in rc["change"]["after"] or {}
-    )
-    if deferred and not has_upstream_misreport:
-        primary += [f"{d}: unknown without an upstream moto misreport" for d in deferred]
-    return primary
 
 
 @pytest.mark.parametrize("name", list(EXAMPLES))

@@ -206,6 +206,7 @@ CASES: dict[str, tuple[str, str | None]] = {
         ]
         tracking_plan      = {json.dumps(PLAN_TEXT)}
         tracking_plan_mode = "block"
+        read_api           = {{ enabled = true }}
         dynamodb   = {{ kms_key_arn = "{TABLE_KEY}" }}
         sqs_buffer = {{ kms_key_arn = "{QUEUE_KEY}" }}
         iam = {{
@@ -336,11 +337,23 @@ def module_of(values: dict[str, Any], case: str) -> dict[str, Any]:
     return module
 
 
+def resources_of(module: dict[str, Any]) -> list[dict[str, Any]]:
+    """A module's resources and its child modules' (the functions: module.function["..."])."""
+    return module.get("resources", []) + [
+        r for child in module.get("child_modules", []) for r in resources_of(child)
+    ]
+
+
 def planned(plan: dict[str, Any], case: str) -> dict[str, Any]:
     return {
         r["address"].replace(f"module.{case}.", "module.segment_usage."): r
-        for r in module_of(plan["planned_values"], case)["resources"]
+        for r in resources_of(module_of(plan["planned_values"], case))
     }
+
+
+DIRECT = 'module.segment_usage.module.function["direct"]'
+BATCH = 'module.segment_usage.module.function["batch"]'
+READ = 'module.segment_usage.module.function["read"]'
 
 
 def test_buffer_only_where_something_feeds_it(results: dict[str, Any]) -> None:
@@ -349,18 +362,18 @@ def test_buffer_only_where_something_feeds_it(results: dict[str, Any]) -> None:
     code, output, plan = results["valid_everything"]
     assert code == 0, output
     resources = planned(plan, "eventbridge_lambda_only")
-    assert not [a for a in resources if "buffer" in a or ".batch" in a], sorted(resources)
-    function = resources["module.segment_usage.aws_lambda_function.this"]["values"]
+    assert not [a for a in resources if "buffer" in a or '["batch"]' in a], sorted(resources)
+    function = resources[f"{DIRECT}.aws_lambda_function.this"]["values"]
     (env,) = function["environment"]
     assert "SEGMENT_USAGE_BUFFER_QUEUE_URL" not in env["variables"]
-    assert "module.segment_usage.aws_lambda_function_event_invoke_config.this[0]" in resources
+    assert f"{DIRECT}.aws_lambda_function_event_invoke_config.this[0]" in resources
 
 
 def test_valid_inputs_plan_the_promised_function(results: dict[str, Any]) -> None:
     code, output, plan = results["valid_everything"]
     assert code == 0, output
     resources = planned(plan, "valid_everything")
-    function = resources["module.segment_usage.aws_lambda_function.this"]["values"]
+    function = resources[f"{DIRECT}.aws_lambda_function.this"]["values"]
     (env,) = function["environment"]
     variables = env["variables"]
     assert json.loads(variables["SEGMENT_USAGE_TRACKERS"]) == [
@@ -395,8 +408,9 @@ def test_valid_inputs_plan_the_promised_function(results: dict[str, Any]) -> Non
     # Every role the module creates carries the IAM path and the permissions boundary.
     roles = {a: r["values"] for a, r in resources.items() if r["type"] == "aws_iam_role"}
     assert set(roles) == {
-        "module.segment_usage.aws_iam_role.lambda",
-        "module.segment_usage.aws_iam_role.batch[0]",
+        f"{DIRECT}.aws_iam_role.this",
+        f"{BATCH}.aws_iam_role.this",
+        f"{READ}.aws_iam_role.this",
         "module.segment_usage.aws_iam_role.segment[0]",
     }
     for role in roles.values():
@@ -407,18 +421,19 @@ def test_valid_inputs_plan_the_promised_function(results: dict[str, Any]) -> Non
     # and 6 x 20 + 5 = 125 s.
     # Customer keys: Decrypt for the table (DynamoDB decrypts the table key with the caller's
     # permission), GenerateDataKey + Decrypt for the queue producer, Decrypt for the consumer;
-    # never kms:Encrypt or kms:DescribeKey, which nothing calls.
+    # never kms:Encrypt or kms:DescribeKey, which nothing calls. Every function's role, the read
+    # API's included: it reads the table, so it decrypts its key, and nothing more.
     data = {
-        r["address"].split(".", 2)[-1]: r["values"]
-        for r in module_of(plan["prior_state"]["values"], "valid_everything")["resources"]
+        r["address"].removeprefix("module.valid_everything."): r["values"]
+        for r in resources_of(module_of(plan["prior_state"]["values"], "valid_everything"))
         if r["mode"] == "data"
     }
     kms = {
         name: {s["Sid"]: (sorted(aws_list(s["Action"])), s["Resource"]) for s in doc["Statement"]}
-        for name, doc in (
-            ("direct", json.loads(data["data.aws_iam_policy_document.lambda_kms"]["json"])),
-            ("batch", json.loads(data["data.aws_iam_policy_document.batch_kms[0]"]["json"])),
-        )
+        for name in ("direct", "batch", "read")
+        for doc in [
+            json.loads(data[f'module.function["{name}"].data.aws_iam_policy_document.keys']["json"])
+        ]
     }
     assert kms == {
         "direct": {
@@ -429,8 +444,9 @@ def test_valid_inputs_plan_the_promised_function(results: dict[str, Any]) -> Non
             "TableKey": (["kms:Decrypt"], TABLE_KEY),
             "QueueKey": (["kms:Decrypt"], QUEUE_KEY),
         },
+        "read": {"TableKey": (["kms:Decrypt"], TABLE_KEY)},
     }
-    batch = resources["module.segment_usage.aws_lambda_function.batch[0]"]["values"]
+    batch = resources[f"{BATCH}.aws_lambda_function.this"]["values"]
     assert batch["timeout"] == 20
     queue = resources["module.segment_usage.aws_sqs_queue.buffer[0]"]["values"]
     assert queue["visibility_timeout_seconds"] == 6 * 20 + 5
