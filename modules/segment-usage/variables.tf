@@ -456,7 +456,7 @@ variable "dynamodb" {
 # ---------------------------------------------------------------------------------------------------
 
 variable "iam" {
-  description = "Settings for every IAM role the module creates (the execution roles of the direct and the batch function, and the role Segment assumes): `path` (IAM path, default /) and `permissions_boundary` (ARN of a managed policy that caps each role's permissions, as many organisations require; null for none)."
+  description = "Settings for every IAM role the module creates (the execution roles of the direct, batch and read functions, and the role Segment assumes): `path` (IAM path, default /) and `permissions_boundary` (ARN of a managed policy that caps each role's permissions, as many organisations require; null for none)."
   type = object({
     path                 = optional(string, "/")
     permissions_boundary = optional(string)
@@ -478,7 +478,7 @@ variable "iam" {
 # ---------------------------------------------------------------------------------------------------
 
 variable "alarms" {
-  description = "CloudWatch alarms: errors and throttles of both functions, every dead-letter queue holding a message, the buffer's oldest message older than `buffer_age_threshold_seconds`, the EventBridge path (rule deliveries that fail; Segment delivering while no rule matched anything for `unmatched_window_seconds`; events Lambda dropped or could not send to the failure queue). sns_topic_arn, if given, is notified on alarm and on recovery."
+  description = "CloudWatch alarms: errors and throttles of every function, every dead-letter queue holding a message, the buffer's oldest message older than `buffer_age_threshold_seconds`, the EventBridge path (rule deliveries that fail; Segment delivering while no rule matched anything for `unmatched_window_seconds`; events Lambda dropped or could not send to the failure queue). sns_topic_arn, if given, is notified on alarm and on recovery."
   type = object({
     enabled                      = optional(bool, true)
     sns_topic_arn                = optional(string)
@@ -524,124 +524,36 @@ variable "segments" {
     `not_seen_for_days`, `seen_in_last_days`, `first_seen_in_last_days`; identify trait,
     `identify_trait` with `equals`, `in`, `exists`, `at_least`, `at_most`, `greater_than`,
     `less_than`; Engage audience, `audience` with `member` (default true); or a nested `all`/`any` of
-    such conditions (one level). Stored in the table (item CONFIG/SEGMENTS): no size limit from
-    Lambda's 4 KB environment.
+    such conditions (one level). Every key and value is checked at plan time (segments.tf): an error
+    names the segment, the condition's position and the field. Stored in the table (item
+    CONFIG/SEGMENTS): no size limit from Lambda's 4 KB environment.
   EOT
-  type = map(object({
-    description = optional(string)
-    all = optional(list(object({
-      trait                   = optional(string)
-      in_last_days            = optional(number)
-      at_least                = optional(number)
-      at_most                 = optional(number)
-      not_seen_for_days       = optional(number)
-      seen_in_last_days       = optional(number)
-      first_seen_in_last_days = optional(number)
-      identify_trait          = optional(string)
-      equals                  = optional(string)
-      in                      = optional(list(string))
-      exists                  = optional(bool)
-      greater_than            = optional(number)
-      less_than               = optional(number)
-      audience                = optional(string)
-      member                  = optional(bool)
-      all = optional(list(object({
-        trait                   = optional(string)
-        in_last_days            = optional(number)
-        at_least                = optional(number)
-        at_most                 = optional(number)
-        not_seen_for_days       = optional(number)
-        seen_in_last_days       = optional(number)
-        first_seen_in_last_days = optional(number)
-        identify_trait          = optional(string)
-        equals                  = optional(string)
-        in                      = optional(list(string))
-        exists                  = optional(bool)
-        greater_than            = optional(number)
-        less_than               = optional(number)
-        audience                = optional(string)
-        member                  = optional(bool)
-      })))
-      any = optional(list(object({
-        trait                   = optional(string)
-        in_last_days            = optional(number)
-        at_least                = optional(number)
-        at_most                 = optional(number)
-        not_seen_for_days       = optional(number)
-        seen_in_last_days       = optional(number)
-        first_seen_in_last_days = optional(number)
-        identify_trait          = optional(string)
-        equals                  = optional(string)
-        in                      = optional(list(string))
-        exists                  = optional(bool)
-        greater_than            = optional(number)
-        less_than               = optional(number)
-        audience                = optional(string)
-        member                  = optional(bool)
-      })))
-    })))
-    any = optional(list(object({
-      trait                   = optional(string)
-      in_last_days            = optional(number)
-      at_least                = optional(number)
-      at_most                 = optional(number)
-      not_seen_for_days       = optional(number)
-      seen_in_last_days       = optional(number)
-      first_seen_in_last_days = optional(number)
-      identify_trait          = optional(string)
-      equals                  = optional(string)
-      in                      = optional(list(string))
-      exists                  = optional(bool)
-      greater_than            = optional(number)
-      less_than               = optional(number)
-      audience                = optional(string)
-      member                  = optional(bool)
-      all = optional(list(object({
-        trait                   = optional(string)
-        in_last_days            = optional(number)
-        at_least                = optional(number)
-        at_most                 = optional(number)
-        not_seen_for_days       = optional(number)
-        seen_in_last_days       = optional(number)
-        first_seen_in_last_days = optional(number)
-        identify_trait          = optional(string)
-        equals                  = optional(string)
-        in                      = optional(list(string))
-        exists                  = optional(bool)
-        greater_than            = optional(number)
-        less_than               = optional(number)
-        audience                = optional(string)
-        member                  = optional(bool)
-      })))
-      any = optional(list(object({
-        trait                   = optional(string)
-        in_last_days            = optional(number)
-        at_least                = optional(number)
-        at_most                 = optional(number)
-        not_seen_for_days       = optional(number)
-        seen_in_last_days       = optional(number)
-        first_seen_in_last_days = optional(number)
-        identify_trait          = optional(string)
-        equals                  = optional(string)
-        in                      = optional(list(string))
-        exists                  = optional(bool)
-        greater_than            = optional(number)
-        less_than               = optional(number)
-        audience                = optional(string)
-        member                  = optional(bool)
-      })))
-    })))
-  }))
+  # The grammar of a condition lives once, in segments.tf; here only the outer shape is checked.
+  type     = any
   default  = {}
   nullable = false
 
   validation {
-    condition     = length([for name, s in var.segments : name if !can(regex("^[a-z][a-z0-9_]{0,63}$", name))]) == 0
-    error_message = "segments: ${join(", ", [for name, s in var.segments : name if !can(regex("^[a-z][a-z0-9_]{0,63}$", name))])}: a segment name must match ^[a-z][a-z0-9_]{0,63}$."
+    condition     = can(keys(var.segments))
+    error_message = "segments must be a map of segment name to { description, all | any = [conditions] }."
   }
   validation {
-    condition     = length([for name, s in var.segments : name if !((s.all == null) != (s.any == null) && length(coalesce(s.all, s.any, [])) > 0)]) == 0
-    error_message = "segments: ${join(", ", [for name, s in var.segments : name if !((s.all == null) != (s.any == null) && length(coalesce(s.all, s.any, [])) > 0)])}: set exactly one of all, any, with at least one condition."
+    condition     = try(length([for name in keys(var.segments) : name if !can(regex("^[a-z][a-z0-9_]{0,63}$", name))]) == 0, true)
+    error_message = "segments: ${try(join(", ", [for name in keys(var.segments) : name if !can(regex("^[a-z][a-z0-9_]{0,63}$", name))]), "")}: a segment name must match ^[a-z][a-z0-9_]{0,63}$."
+  }
+  validation {
+    condition = !can(keys(var.segments)) ? true : try(length(flatten([for name, s in var.segments : can(keys(s)) ? concat(
+      [for key in keys(s) : key if !contains(["description", "all", "any"], key)],
+      try(s.description, null) == null || can(tostring(s.description)) ? [] : ["description"],
+    ) : ["segment"]])) == 0, true)
+    error_message = join("\n", try(flatten([for name, s in var.segments : can(keys(s)) ? concat(
+      [for key in keys(s) : "segments: ${name}.${key}: not a field of a segment, which holds description and one of all, any." if !contains(["description", "all", "any"], key)],
+      try(s.description, null) == null || can(tostring(s.description)) ? [] : ["segments: ${name}.description: must be a string."],
+    ) : ["segments: ${name}: a segment must be an object { description, all | any = [conditions] }."]]), []))
+  }
+  validation {
+    condition     = !can(keys(var.segments)) ? true : try(length([for name, s in var.segments : name if can(keys(s)) && !(length([for group in ["all", "any"] : group if try(s[group], null) != null]) == 1 && try(length(concat(s.all, [])), 0) + try(length(concat(s.any, [])), 0) > 0)]) == 0, true)
+    error_message = "segments: ${try(join(", ", [for name, s in var.segments : name if can(keys(s)) && !(length([for group in ["all", "any"] : group if try(s[group], null) != null]) == 1 && try(length(concat(s.all, [])), 0) + try(length(concat(s.any, [])), 0) > 0)]), "")}: set exactly one of all, any, with at least one condition."
   }
 }
 
