@@ -166,20 +166,12 @@ def _whole(env: Mapping[str, str], name: str, default: int, low: int, high: int)
 
 
 def _id_list(env: Mapping[str, str], name: str, default: frozenset[str]) -> frozenset[str]:
-    """A JSON list of strings (case-folded), or the default when the variable is unset."""
-    text = env.get(name)
-    if text is None or not text.strip():
-        return default
-    try:
-        values = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{name}: not a JSON list of strings ({exc.msg})") from exc
-    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-        raise ConfigError(f"{name}: expected a JSON list of strings")
-    return frozenset(v.strip().casefold() for v in values)
+    """A JSON list of ids (case-folded, empty allowed), or ``default`` when it is unset."""
+    values = _strings(env, name, allow_empty=True)
+    return default if values is None else frozenset(v.strip().casefold() for v in values)
 
 
-def _strings(env: Mapping[str, str], name: str) -> frozenset[str] | None:
+def _strings(env: Mapping[str, str], name: str, allow_empty: bool = False) -> frozenset[str] | None:
     """A JSON list of strings as given, or None when the variable is unset."""
     text = env.get(name)
     if text is None or not text.strip():
@@ -188,7 +180,9 @@ def _strings(env: Mapping[str, str], name: str) -> frozenset[str] | None:
         values = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{name}: not a JSON list of strings ({exc.msg})") from exc
-    if not isinstance(values, list) or not all(isinstance(v, str) and v for v in values):
+    if not isinstance(values, list) or not all(
+        isinstance(v, str) and (v or allow_empty) for v in values
+    ):
         raise ConfigError(f"{name}: expected a JSON list of non-empty strings")
     return frozenset(values)
 

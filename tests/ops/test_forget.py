@@ -3,29 +3,14 @@ for them: nothing comes back; the suppression is a keyed hash; unsuppress lifts 
 
 from __future__ import annotations
 
-import io
 import json
 
-import pytest
-
-from segment_usage.cli import main
 from segment_usage.read.view import Reader
 from support import segment_messages as sm
+from support.cli import run_json
 from support.delivery import TODAY, deliver
 
-
-def run(*argv: str) -> tuple[int, dict]:
-    out = io.StringIO()
-    code = main([*argv, "--json"], out)
-    return code, json.loads(out.getvalue())
-
-
-@pytest.fixture
-def cli_env(moto_url, table, monkeypatch) -> str:
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)
-    monkeypatch.setenv("SEGMENT_USAGE_TABLE", table)
-    monkeypatch.setattr("segment_usage.ops.forget.KEY_PROPAGATION_SECONDS", 0.0)
-    return table
+run = run_json
 
 
 def everything(dynamodb, table) -> list[dict]:

@@ -13,6 +13,7 @@ import pytest
 from segment_usage.cli import main
 from segment_usage.read.view import Reader
 from support import segment_messages as sm
+from support.cli import run_json
 from support.delivery import deliver, state
 from support.moto_server import boto3_client
 
@@ -29,19 +30,7 @@ PLAN = json.dumps(
 )
 
 
-def run(*argv: str) -> tuple[int, dict]:
-    out = io.StringIO()
-    code = main([*argv, "--json"], out)
-    return code, json.loads(out.getvalue())
-
-
-@pytest.fixture
-def cli_env(moto_url, table, monkeypatch) -> str:
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)
-    monkeypatch.setenv("SEGMENT_USAGE_TABLE", table)
-    for name in ("TRACKING_PLAN", "TRACKING_PLAN_MODE", "TRACKING_PLAN_SHA256", "TRACKERS"):
-        monkeypatch.delenv(f"SEGMENT_USAGE_{name}", raising=False)
-    return table
+run = run_json
 
 
 def test_blocked_messages_replay_after_the_plan_is_relaxed(
