@@ -142,3 +142,49 @@ resource "aws_cloudwatch_metric_alarm" "rules_match_nothing" {
 
   depends_on = [aws_cloudwatch_event_rule.this]
 }
+
+# The tracking plan could not be applied (the handler's PlanErrors metric, Embedded Metric Format in
+# var.metrics_namespace, one series per CallType): messages are kept with the reason and ingest goes
+# on, so nothing else would say that the plan is broken. The sum over every call type, missing
+# series as 0. (The Suppressed metric, deliveries dropped for an erased person, is expected after
+# an erasure and raises no alarm.)
+resource "aws_cloudwatch_metric_alarm" "plan_errors" {
+  count = var.alarms.enabled && var.tracking_plan != null ? 1 : 0
+
+  alarm_name          = "${local.prefix}-plan-errors"
+  alarm_description   = "The tracking plan could not be applied to some messages (kept with the reason, replayable once the plan is fixed): run segment-usage validate --tracking-plan, then segment-usage replay"
+  evaluation_periods  = 1
+  threshold           = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+
+  metric_query {
+    id          = "plan_errors"
+    label       = "PlanErrors, every call type"
+    return_data = true
+    expression  = join(" + ", [for i, call_type in local.plan_error_call_types : "FILL(m${i}, 0)"])
+  }
+
+  dynamic "metric_query" {
+    for_each = local.plan_error_call_types
+    content {
+      id = "m${metric_query.key}"
+      metric {
+        namespace   = var.metrics_namespace
+        metric_name = "PlanErrors"
+        dimensions  = { CallType = metric_query.value }
+        stat        = "Sum"
+        period      = var.alarms.period_seconds
+      }
+    }
+  }
+
+  tags = local.tags
+}
+
+locals {
+  # The CallType values of the handler's metrics (lambda/segment_usage/observability.py).
+  plan_error_call_types = ["track", "page", "screen", "identify", "group", "alias", "unknown"]
+}

@@ -28,15 +28,50 @@ resource "aws_cloudwatch_event_rule" "this" {
   }
 }
 
-# Rules with target = lambda: EventBridge invokes the function asynchronously, retries per the rule's
-# retry policy, then sends the event to the dead-letter queue.
+# The alias EventBridge invokes the direct function through (SEGMENT_USAGE_EVENTBRIDGE_QUALIFIER):
+# the handler reads the invoked ARN, takes only EventBridge events from the partner source through
+# this alias and only raw Segment messages through anything else. So a Segment message shaped like
+# an EventBridge event (or an SQS batch) is never unwrapped into other people's messages. It points
+# at the same version as what Segment invokes: the published version behind lambda.alias_name, or
+# $LATEST when nothing is published.
+resource "aws_lambda_alias" "eventbridge" {
+  count = local.eventbridge_to_direct ? 1 : 0
+
+  name             = local.eventbridge_qualifier
+  description      = "What EventBridge rules with target = lambda invoke: EventBridge events only"
+  function_name    = module.function["direct"].function_name
+  function_version = module.function["direct"].version
+}
+
+# Asynchronous invocations are configured per qualifier: the EventBridge alias's own, with the same
+# on-failure queue and limits as the function's (functions.tf, async_invoke).
+resource "aws_lambda_function_event_invoke_config" "eventbridge" {
+  count = local.eventbridge_to_direct ? 1 : 0
+
+  function_name                = module.function["direct"].function_name
+  qualifier                    = aws_lambda_alias.eventbridge[0].name
+  maximum_retry_attempts       = local.function_definitions.direct.async_invoke.maximum_retry_attempts
+  maximum_event_age_in_seconds = local.function_definitions.direct.async_invoke.maximum_event_age_in_seconds
+
+  destination_config {
+    on_failure {
+      destination = local.function_definitions.direct.async_invoke.destination_arn
+    }
+  }
+
+  # Lambda checks the destination with the execution role: its policy must grant SendMessage first.
+  depends_on = [module.function]
+}
+
+# Rules with target = lambda: EventBridge invokes the function's EventBridge alias asynchronously,
+# retries per the rule's retry policy, then sends the event to the dead-letter queue.
 resource "aws_cloudwatch_event_target" "lambda" {
   for_each = local.lambda_rules
 
   rule           = aws_cloudwatch_event_rule.this[each.key].name
   event_bus_name = aws_cloudwatch_event_rule.this[each.key].event_bus_name
   target_id      = "segment-usage-lambda"
-  arn            = local.invoke_arn_target
+  arn            = aws_lambda_alias.eventbridge[0].arn
 
   retry_policy {
     maximum_event_age_in_seconds = each.value.retry_policy.maximum_event_age_in_seconds
@@ -47,16 +82,19 @@ resource "aws_cloudwatch_event_target" "lambda" {
     arn = aws_sqs_queue.events_dlq[0].arn
   }
 
-  depends_on = [aws_lambda_permission.eventbridge]
+  depends_on = [aws_lambda_permission.eventbridge_alias]
 }
 
-resource "aws_lambda_permission" "eventbridge" {
+# Each rule may invoke the EventBridge alias only. (Before the alias existed, the grant was on what
+# Segment invokes, as aws_lambda_permission.eventbridge: a permission cannot change its qualifier in
+# place, so an upgrade creates these and removes those.)
+resource "aws_lambda_permission" "eventbridge_alias" {
   for_each = local.lambda_rules
 
   statement_id  = "eventbridge-${each.key}"
   action        = "lambda:InvokeFunction"
   function_name = module.function["direct"].function_name
-  qualifier     = module.function["direct"].alias_name
+  qualifier     = aws_lambda_alias.eventbridge[0].name
   principal     = "events.amazonaws.com"
   source_arn    = aws_cloudwatch_event_rule.this[each.key].arn
 }

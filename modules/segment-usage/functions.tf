@@ -42,9 +42,9 @@ locals {
       environment          = local.direct_environment_variables
       # The handler's own DynamoDB calls (local.table_actions), its hand-off of unrecorded messages
       # to the buffer queue, and what Lambda does with this role on its behalf (the on-failure
-      # destination of asynchronous EventBridge invocations). No DeleteItem or ConditionCheckItem:
-      # the handler never deletes, and its only transaction, for messages weeks late, holds Puts and
-      # Updates, which IAM authorises as PutItem and UpdateItem.
+      # destination of asynchronous EventBridge invocations). No ConditionCheckItem: its only
+      # transaction, for messages weeks late, holds Puts and Updates, which IAM authorises as
+      # PutItem and UpdateItem. DeleteItem only with erasure.delete_messages (local.table_actions).
       policy_statements = concat(
         [{ sid = "Table", actions = local.table_actions, resources = [aws_dynamodb_table.this.arn] }],
         local.buffer_enabled ? [{ sid = "BufferHandOff", actions = ["sqs:SendMessage"], resources = [local.queue_arns.buffer] }] : [],
@@ -68,7 +68,7 @@ locals {
       }
       preconditions = [{
         condition     = local.environment_bytes <= local.environment_limit_bytes
-        error_message = "trackers: the function's environment would take ${local.environment_bytes} bytes, over Lambda's 4 KB (${local.environment_limit_bytes} bytes) limit; SEGMENT_USAGE_TRACKERS alone takes ${local.environment_entry_bytes["SEGMENT_USAGE_TRACKERS"]} bytes (UTF-8). List fewer trackers or shorter names, or set trackers = null to count every track, page and screen call."
+        error_message = "trackers: the function's environment would take ${local.environment_bytes} bytes, over Lambda's 4 KB (${local.environment_limit_bytes} bytes) limit; SEGMENT_USAGE_TRACKERS alone takes ${local.environment_entry_bytes["SEGMENT_USAGE_TRACKERS"]} bytes (UTF-8), identity.blocked_values ${lookup(local.environment_entry_bytes, "SEGMENT_USAGE_BLOCKED_IDS", 0)}, engage.space_ids ${lookup(local.environment_entry_bytes, "SEGMENT_USAGE_ENGAGE_SPACE_IDS", 0)}. List fewer trackers or shorter names (or set trackers = null to count every track, page and screen call), fewer blocked values or Engage spaces."
       }]
     }
 
@@ -84,8 +84,9 @@ locals {
       timeout              = local.batch_timeout
       reserved_concurrency = null # capped on the event source mapping (sqs_buffer.maximum_concurrency)
       alias_name           = null
-      # The direct function's environment without the buffer queue: the batch function never hands off.
-      environment = local.environment_variables
+      # The shared settings, no buffer queue (the batch function never hands off), and what it
+      # accepts: SQS records from the buffer only (locals.tf).
+      environment = local.batch_environment_variables
       policy_statements = [
         { sid = "Table", actions = local.table_actions, resources = [aws_dynamodb_table.this.arn] },
         # What the event source mapping calls with this role (AWSLambdaSQSQueueExecutionRole holds

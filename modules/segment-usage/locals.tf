@@ -107,37 +107,70 @@ locals {
     SEGMENT_USAGE_TRACKING_PLAN_MODE   = var.tracking_plan_mode
   }
 
-  # The batch function's environment; the direct function's adds the buffer queue it hands off to.
+  # What both ingest functions share: recording settings, identity rules, Engage, erasure.
   environment_variables = merge(
     {
-      SEGMENT_USAGE_TABLE                   = aws_dynamodb_table.this.name
-      SEGMENT_USAGE_TRACKERS                = local.trackers_env
-      SEGMENT_USAGE_REJECTED_RETENTION_DAYS = tostring(var.rejected_retention_days)
-      SEGMENT_USAGE_METRICS_NAMESPACE       = var.metrics_namespace
+      SEGMENT_USAGE_TABLE                      = aws_dynamodb_table.this.name
+      SEGMENT_USAGE_TRACKERS                   = local.trackers_env
+      SEGMENT_USAGE_REJECTED_RETENTION_DAYS    = tostring(var.rejected_retention_days)
+      SEGMENT_USAGE_METRICS_NAMESPACE          = var.metrics_namespace
+      SEGMENT_USAGE_MAX_USERS_PER_ANONYMOUS_ID = tostring(var.identity.max_users_per_anonymous_id)
+      SEGMENT_USAGE_DELETE_MESSAGES            = tostring(var.erasure.delete_messages)
     },
     local.tracking_plan_env,
+    # Unset: the handler's built-in blocked values; unset or empty: no Engage space sets traits.
+    var.identity.blocked_values == null ? {} : { SEGMENT_USAGE_BLOCKED_IDS = jsonencode(var.identity.blocked_values) },
+    length(var.engage.space_ids) == 0 ? {} : { SEGMENT_USAGE_ENGAGE_SPACE_IDS = jsonencode(var.engage.space_ids) },
   )
+
+  # What each function accepts is decided here, by the deployment, never by a payload (issue 17):
+  # - direct: raw Segment messages (Segment's Lambda destination); with rules of target = lambda
+  #   also EventBridge events, but only through the alias EventBridge invokes (eventbridge.tf): an
+  #   invocation through that alias takes only EventBridge events from the partner source, every
+  #   other invocation only raw Segment messages;
+  # - batch: SQS records from the buffer queue only; their bodies may be EventBridge events (rules
+  #   with target = sqs) from the partner source, or the direct path's hand-offs. No source: none.
+  eventbridge_qualifier = "eventbridge"
+  eventbridge_to_direct = length(local.lambda_rules) > 0
+  partner_sources       = local.eventbridge_enabled ? [local.segment_source_name] : []
   direct_environment_variables = merge(
     local.environment_variables,
     local.buffer_enabled ? { SEGMENT_USAGE_BUFFER_QUEUE_URL = local.buffer_queue_url } : {},
+    { SEGMENT_USAGE_ACCEPT = jsonencode(local.eventbridge_to_direct ? ["segment", "eventbridge"] : ["segment"]) },
+    local.eventbridge_to_direct ? {
+      SEGMENT_USAGE_EVENTBRIDGE_QUALIFIER = local.eventbridge_qualifier
+      SEGMENT_USAGE_PARTNER_SOURCES       = jsonencode(local.partner_sources)
+    } : {},
+  )
+  batch_environment_variables = merge(
+    local.environment_variables,
+    {
+      SEGMENT_USAGE_ACCEPT          = jsonencode(["sqs"])
+      SEGMENT_USAGE_QUEUE_ARNS      = jsonencode([local.queue_arns.buffer])
+      SEGMENT_USAGE_PARTNER_SOURCES = jsonencode(local.partner_sources)
+    },
   )
 
   # Lambda caps a function's environment at 4 KB: keys plus values, in bytes (UTF-8), not characters.
-  # Counted at plan time, so too many trackers fail the plan instead of the apply. The table's name
-  # is its configured one (local.prefix), known before the table exists.
+  # Counted at plan time for both ingest functions, so too many trackers (or blocked values, or
+  # Engage spaces) fail the plan instead of the apply. The table's name is its configured one
+  # (local.prefix), known before the table exists.
   environment_limit_bytes = 4096
-  environment_planned = merge(
-    local.direct_environment_variables,
-    { SEGMENT_USAGE_TABLE = local.prefix },
-  )
+  environments_planned = {
+    direct = merge(local.direct_environment_variables, { SEGMENT_USAGE_TABLE = local.prefix })
+    batch  = merge(local.batch_environment_variables, { SEGMENT_USAGE_TABLE = local.prefix })
+  }
   # Bytes of each entry, key plus value. base64 turns every 3 bytes into 4 characters ("=" pads the
   # last group), so it yields the UTF-8 byte count where length() would count characters.
-  environment_entry_bytes = {
-    for key, value in local.environment_planned : key => sum([
-      for text in [key, value] : length(base64encode(text)) / 4 * 3 - length(regexall("=", base64encode(text)))
-    ])
+  environments_entry_bytes = {
+    for function, variables in local.environments_planned : function => {
+      for key, value in variables : key => sum([
+        for text in [key, value] : length(base64encode(text)) / 4 * 3 - length(regexall("=", base64encode(text)))
+      ])
+    }
   }
-  environment_bytes = sum(values(local.environment_entry_bytes))
+  environment_entry_bytes = local.environments_entry_bytes.direct
+  environment_bytes       = max([for function, entries in local.environments_entry_bytes : sum(values(entries))]...)
 
   # IAM settings shared by every role the module creates.
   iam_path                 = var.iam.path
@@ -158,11 +191,16 @@ locals {
 
   # The DynamoDB operations the handler makes (tests/terraform/test_least_privilege.py records them
   # from real handler runs and fails if this list grants more, or less).
-  table_actions = [
-    "dynamodb:GetItem",
-    "dynamodb:BatchGetItem",
-    "dynamodb:Query",
-    "dynamodb:PutItem",
-    "dynamodb:UpdateItem",
-  ]
+  # DeleteItem only where delete messages erase a person (var.erasure): record/erasure.py deletes
+  # the person's items one by one; everything else it does is Query, GetItem, UpdateItem, PutItem.
+  table_actions = concat(
+    [
+      "dynamodb:GetItem",
+      "dynamodb:BatchGetItem",
+      "dynamodb:Query",
+      "dynamodb:PutItem",
+      "dynamodb:UpdateItem",
+    ],
+    var.erasure.delete_messages ? ["dynamodb:DeleteItem"] : [],
+  )
 }

@@ -179,6 +179,7 @@ output "alarm_arns" {
     merge([for key, fn in module.function : fn.alarm_arns]...),
     { for key, alarm in aws_cloudwatch_metric_alarm.this : alarm.alarm_name => alarm.arn },
     { for key, alarm in aws_cloudwatch_metric_alarm.rules_match_nothing : alarm.alarm_name => alarm.arn },
+    { for key, alarm in aws_cloudwatch_metric_alarm.plan_errors : alarm.alarm_name => alarm.arn },
   )
 }
 
@@ -195,4 +196,9 @@ output "read_api_function_name" {
 output "read_api_caller_policy_json" {
   description = "IAM policy document (JSON) to attach to the roles that call the read API: lambda:InvokeFunctionUrl (AWS_IAM auth) and lambda:InvokeFunction via the URL, on the read function only; null when read_api is disabled."
   value       = local.read_api_enabled ? data.aws_iam_policy_document.read_api_caller[0].json : null
+}
+
+output "eventbridge_alias_arn" {
+  description = "ARN of the alias EventBridge rules with target = lambda invoke (invocations through it accept only EventBridge events from the partner source), or null without such rules."
+  value       = local.eventbridge_to_direct ? aws_lambda_alias.eventbridge[0].arn : null
 }

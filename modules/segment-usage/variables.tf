@@ -116,6 +116,10 @@ variable "lambda" {
     condition     = var.lambda.alias_name == null ? true : can(regex("^[a-zA-Z][a-zA-Z0-9_-]{0,127}$", var.lambda.alias_name)) && !can(regex("^[0-9]+$", var.lambda.alias_name))
     error_message = "lambda.alias_name must start with a letter and hold at most 128 letters, digits, hyphens and underscores."
   }
+  validation {
+    condition     = var.lambda.alias_name != "eventbridge"
+    error_message = "lambda.alias_name cannot be \"eventbridge\": the module creates that alias for EventBridge rules with target = lambda (invocations through it accept only EventBridge events)."
+  }
 }
 
 variable "logs" {
@@ -169,13 +173,61 @@ variable "trackers" {
 }
 
 variable "tracking_plan" {
-  description = "Optional Segment Protocols tracking plan as a JSON object string. Stored in the table (item pk=CONFIG, sk=TRACKING_PLAN) because it can exceed Lambda's 4 KB environment limit; its SHA-256 goes into the function's environment."
+  description = "Optional Segment Protocols tracking plan as a JSON string: this product's format (an object with some of common, track, identify, group, unplanned_events = allow|violation), Segment's export as the Public API returns it ({\"data\": {\"rules\": [...]}}) or its rules list. Checked at plan time for shape, keys, unplanned_events and JSON Schema type names (`segment-usage validate --tracking-plan` checks the rest, such as $ref). Stored in the table (item pk=CONFIG, sk=TRACKING_PLAN) because it can exceed Lambda's 4 KB environment limit; its SHA-256 goes into the function's environment."
   type        = string
   default     = null
 
+  # What Terraform can check of a plan before any traffic (issue 16): JSON, one of the three shapes
+  # the handler loads (lambda/segment_usage/ingest/tracking_plan.py: parse_plan), known top-level
+  # keys, the unplanned_events mode, and JSON Schema type names. A plan that passes can still hold
+  # an unresolvable $ref or a bad keyword: `segment-usage validate --tracking-plan` checks all of it.
   validation {
-    condition     = var.tracking_plan == null ? true : can(keys(jsondecode(var.tracking_plan)))
-    error_message = "tracking_plan must be a JSON object (use jsonencode() or file())."
+    condition     = var.tracking_plan == null ? true : can(jsondecode(var.tracking_plan))
+    error_message = "tracking_plan must be valid JSON (use jsonencode() or file())."
+  }
+  validation {
+    # (Terraform's || evaluates both sides: each side guards itself with try or can.)
+    condition = var.tracking_plan == null ? true : (
+      !can(jsondecode(var.tracking_plan)) || # not JSON: reported above
+      can(keys(jsondecode(var.tracking_plan))) ||
+      try(alltrue([for rule in concat(jsondecode(var.tracking_plan), []) : can(keys(rule))]), false)
+    )
+    error_message = "tracking_plan must be a JSON object (this product's format { common, track, identify, group, unplanned_events }, or Segment's export {\"data\": {\"rules\": [...]}}) or a JSON list of Segment rules (objects)."
+  }
+  validation {
+    condition = var.tracking_plan == null ? true : (
+      try(length([
+        for key in keys(jsondecode(var.tracking_plan)) : key
+        if !contains(["common", "track", "identify", "group", "unplanned_events"], key)
+      ]) == 0, true) || # not an object: reported above
+      try(contains(keys(jsondecode(var.tracking_plan)), "data"), false) ||
+      try(contains(keys(jsondecode(var.tracking_plan)), "rules"), false)
+    )
+    error_message = "tracking_plan: unknown top-level keys ${try(jsonencode([for key in keys(jsondecode(var.tracking_plan)) : key if !contains(["common", "track", "identify", "group", "unplanned_events"], key)]), "")}: expected some of common, track, identify, group, unplanned_events (this product's format), or Segment's export {\"data\": {\"rules\": [...]}}."
+  }
+  validation {
+    condition = var.tracking_plan == null ? true : (
+      try(!contains(keys(jsondecode(var.tracking_plan)), "data") && !contains(keys(jsondecode(var.tracking_plan)), "rules"), true) ||
+      try(alltrue([for rule in concat(try(jsondecode(var.tracking_plan).rules, jsondecode(var.tracking_plan).data.rules), []) : can(keys(rule))]), false)
+    )
+    error_message = "tracking_plan: a Segment export needs \"data.rules\" (or \"rules\"): a list of rule objects {type, key, version, jsonSchema}."
+  }
+  validation {
+    condition     = var.tracking_plan == null ? true : try(can(keys(jsondecode(var.tracking_plan).track)), !can(jsondecode(var.tracking_plan).track))
+    error_message = "tracking_plan: track must be an object of event name -> JSON Schema of its properties."
+  }
+  validation {
+    condition     = var.tracking_plan == null ? true : try(contains(["allow", "violation"], tostring(jsondecode(var.tracking_plan).unplanned_events)), !can(jsondecode(var.tracking_plan).unplanned_events))
+    error_message = "tracking_plan: unplanned_events ${try(jsonencode(jsondecode(var.tracking_plan).unplanned_events), "")} must be \"allow\" or \"violation\"."
+  }
+  validation {
+    # Every "type": "<name>" and "type": [...] in the text: JSON Schema's seven type names, or the
+    # rule types of Segment's export.
+    condition = var.tracking_plan == null ? true : length(setsubtract(concat(
+      [for m in regexall("\"type\"\\s*:\\s*\"([^\"\\\\]*)\"", var.tracking_plan) : m[0]],
+      flatten([for m in regexall("\"type\"\\s*:\\s*\\[([^\\]]*)\\]", var.tracking_plan) : [for t in regexall("\"([^\"\\\\]*)\"", m[0]) : t[0]]]),
+    ), ["object", "array", "string", "number", "integer", "boolean", "null", "COMMON", "TRACK", "IDENTIFY", "GROUP", "PAGE", "SCREEN"])) == 0
+    error_message = "tracking_plan: unknown JSON Schema type ${try(jsonencode(sort(setsubtract(concat([for m in regexall("\"type\"\\s*:\\s*\"([^\"\\\\]*)\"", var.tracking_plan) : m[0]], flatten([for m in regexall("\"type\"\\s*:\\s*\\[([^\\]]*)\\]", var.tracking_plan) : [for t in regexall("\"([^\"\\\\]*)\"", m[0]) : t[0]]])), ["object", "array", "string", "number", "integer", "boolean", "null", "COMMON", "TRACK", "IDENTIFY", "GROUP", "PAGE", "SCREEN"]))), "")}: a \"type\" must be one of object, array, string, number, integer, boolean, null (or a rule type TRACK, IDENTIFY, GROUP, PAGE, SCREEN, COMMON of Segment's export)."
   }
   validation {
     condition     = var.tracking_plan == null ? true : length(var.tracking_plan) <= 350000
@@ -192,6 +244,62 @@ variable "tracking_plan_mode" {
     condition     = contains(["warn", "block"], var.tracking_plan_mode)
     error_message = "tracking_plan_mode must be warn or block."
   }
+}
+
+variable "identity" {
+  description = <<-EOT
+    Identity rules (after Segment Unify's identity resolution): `max_users_per_anonymous_id` (1-100,
+    default 1) is how many userIds one anonymousId may link to (the first claims win; later ones are
+    refused and kept as kind identity); `blocked_values` are id values that never identify or link
+    anyone (compared case-folded; null keeps the handler's built-in list: "", null, undefined, 0, -1,
+    anonymous, none, nil, unknown, n/a, guest, [object object]; a list replaces it, [] blocks nothing).
+  EOT
+  type = object({
+    max_users_per_anonymous_id = optional(number, 1)
+    blocked_values             = optional(list(string))
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = var.identity.max_users_per_anonymous_id >= 1 && var.identity.max_users_per_anonymous_id <= 100 && floor(var.identity.max_users_per_anonymous_id) == var.identity.max_users_per_anonymous_id
+    error_message = "identity.max_users_per_anonymous_id must be a whole number between 1 and 100."
+  }
+  validation {
+    condition     = var.identity.blocked_values == null ? true : alltrue([for v in var.identity.blocked_values : v != null && length(v) <= 128])
+    error_message = "identity.blocked_values must be strings of at most 128 characters (null values are not allowed)."
+  }
+  validation {
+    condition     = var.identity.blocked_values == null ? true : length(distinct([for v in var.identity.blocked_values : lower(trimspace(v))])) == length(var.identity.blocked_values)
+    error_message = "identity.blocked_values must not repeat a value (values are compared trimmed and case-folded)."
+  }
+}
+
+variable "engage" {
+  description = "Segment Engage: `space_ids` lists the Engage spaces (context.personas.space_id, for example spa_...) whose \"Audience Entered\", \"Audience Exited\" and \"Trait Computed\" tracks may set traits (still governed by the tracking plan's identify schema). Empty (the default): such tracks count as usage only and set no trait."
+  type = object({
+    space_ids = optional(list(string), [])
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = alltrue([for id in var.engage.space_ids : id != null && can(regex("^[A-Za-z0-9_-]{1,64}$", id))])
+    error_message = "engage.space_ids must be Engage space ids: 1-64 letters, digits, underscores and hyphens each (for example spa_4Bq2XkD8)."
+  }
+  validation {
+    condition     = length(distinct(var.engage.space_ids)) == length(var.engage.space_ids)
+    error_message = "engage.space_ids must not repeat a value."
+  }
+}
+
+variable "erasure" {
+  description = "Erasure: `delete_messages` (default false) lets a Segment delete message ({\"type\": \"delete\", \"userId\": ...}, what Segment's webhooks and destination functions forward) on any delivery path erase that person, as `segment-usage forget USER_ID --apply` does; only then do the ingest functions' roles get dynamodb:DeleteItem. When false such messages are rejected and kept like any other invalid message. Anyone with the write key can send one: enable it only where the sources are trusted."
+  type = object({
+    delete_messages = optional(bool, false)
+  })
+  default  = {}
+  nullable = false
 }
 
 variable "rejected_retention_days" {

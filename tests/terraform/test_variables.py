@@ -22,7 +22,7 @@ from support.tf_overrides import provider_block
 
 pytestmark = pytest.mark.terraform
 
-PLAN_TEXT = '{"rules":{"events":[{"name":"Signed Up"}]}}'
+PLAN_TEXT = '{"track":{"Signed Up":{"properties":{"plan":{"type":["string","null"]}}}}}'
 TABLE_KEY = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
 QUEUE_KEY = "arn:aws:kms:us-east-1:123456789012:key/66666666-7777-8888-9999-000000000000"
 
@@ -90,6 +90,66 @@ CASES: dict[str, tuple[str, str | None]] = {
     "tracking_plan_not_object": (
         'segment_external_ids = ["ws"]\ntracking_plan = "[1, 2]"',
         "tracking_plan must be a JSON object",
+    ),
+    # Issue 16 item 9: plans that would stop all ingest at init, refused at plan time.
+    "tracking_plan_bad_type_name": (
+        """
+        segment_external_ids = ["ws"]
+        tracking_plan = jsonencode({ track = { "Order Completed" = { type = "objekt" } } })
+        """,
+        'tracking_plan: unknown JSON Schema type ["objekt"]',
+    ),
+    "tracking_plan_bad_type_in_list": (
+        """
+        segment_external_ids = ["ws"]
+        tracking_plan = jsonencode({ identify = { properties = { age = { type = ["integer", "nul"] } } } })
+        """,
+        'tracking_plan: unknown JSON Schema type ["nul"]',
+    ),
+    "tracking_plan_key_typo": (
+        """
+        segment_external_ids = ["ws"]
+        tracking_plan = jsonencode({ tracks = { "Order Completed" = {} } })
+        """,
+        'tracking_plan: unknown top-level keys ["tracks"]',
+    ),
+    "tracking_plan_bad_unplanned_mode": (
+        """
+        segment_external_ids = ["ws"]
+        tracking_plan = jsonencode({ unplanned_events = "violate" })
+        """,
+        'tracking_plan: unplanned_events "violate" must be "allow" or "violation"',
+    ),
+    "tracking_plan_not_json": (
+        'segment_external_ids = ["ws"]\ntracking_plan = "{track: {}}"',
+        "tracking_plan must be valid JSON",
+    ),
+    "tracking_plan_export_without_rules_list": (
+        """
+        segment_external_ids = ["ws"]
+        tracking_plan = jsonencode({ data = { rules = { type = "TRACK" } } })
+        """,
+        'a Segment export needs "data.rules"',
+    ),
+    "bad_max_users_per_anonymous_id": (
+        'segment_external_ids = ["ws"]\nidentity = { max_users_per_anonymous_id = 0 }',
+        "identity.max_users_per_anonymous_id must be a whole number between 1 and 100",
+    ),
+    "fractional_max_users_per_anonymous_id": (
+        'segment_external_ids = ["ws"]\nidentity = { max_users_per_anonymous_id = 1.5 }',
+        "identity.max_users_per_anonymous_id must be a whole number between 1 and 100",
+    ),
+    "repeated_blocked_values": (
+        'segment_external_ids = ["ws"]\nidentity = { blocked_values = ["guest", "Guest"] }',
+        "identity.blocked_values must not repeat a value",
+    ),
+    "bad_engage_space_id": (
+        'segment_external_ids = ["ws"]\nengage = { space_ids = ["spa 1"] }',
+        "engage.space_ids must be Engage space ids",
+    ),
+    "alias_named_eventbridge": (
+        'segment_external_ids = ["ws"]\nlambda = { alias_name = "eventbridge", package_path = var.zip }',
+        'lambda.alias_name cannot be "eventbridge"',
     ),
     "bad_principal": (
         'segment_external_ids = ["ws"]\nsegment_principal_arn = "595280932656"',
@@ -206,6 +266,9 @@ CASES: dict[str, tuple[str, str | None]] = {
         ]
         tracking_plan      = {json.dumps(PLAN_TEXT)}
         tracking_plan_mode = "block"
+        identity           = {{ max_users_per_anonymous_id = 3, blocked_values = ["guest", "0"] }}
+        engage             = {{ space_ids = ["spa_4Bq2XkD8"] }}
+        erasure            = {{ delete_messages = true }}
         read_api           = {{ enabled = true }}
         dynamodb   = {{ kms_key_arn = "{TABLE_KEY}" }}
         sqs_buffer = {{ kms_key_arn = "{QUEUE_KEY}" }}
@@ -458,9 +521,52 @@ def test_valid_inputs_plan_the_promised_function(results: dict[str, Any]) -> Non
     assert variables["SEGMENT_USAGE_BUFFER_QUEUE_URL"] == (
         "https://sqs.us-east-1.amazonaws.com/123456789012/segment-usage-test-buffer"
     )
+    # Each function accepts what its trigger delivers, decided here (issue 17): the direct one raw
+    # Segment messages, and EventBridge events only through the alias the rules invoke; the batch
+    # one SQS records of the buffer only. Both take events of the partner source only.
+    source = "aws.partner/segment.com/src123"
+    accepts = {
+        "SEGMENT_USAGE_ACCEPT": '["segment","eventbridge"]',
+        "SEGMENT_USAGE_EVENTBRIDGE_QUALIFIER": "eventbridge",
+        "SEGMENT_USAGE_PARTNER_SOURCES": json.dumps([source]),
+    }
+    assert {k: variables.pop(k) for k in accepts} == accepts
+    assert json.loads(batch_env["variables"].pop("SEGMENT_USAGE_ACCEPT")) == ["sqs"]
+    assert json.loads(batch_env["variables"].pop("SEGMENT_USAGE_PARTNER_SOURCES")) == [source]
+    assert json.loads(batch_env["variables"].pop("SEGMENT_USAGE_QUEUE_ARNS")) == [
+        "arn:aws:sqs:us-east-1:123456789012:segment-usage-test-buffer"
+    ]
+    # Identity, Engage and erasure settings, the same for both.
+    assert {
+        k: variables[k]
+        for k in variables
+        if k.startswith("SEGMENT_USAGE_")
+        and k
+        in {
+            "SEGMENT_USAGE_MAX_USERS_PER_ANONYMOUS_ID",
+            "SEGMENT_USAGE_BLOCKED_IDS",
+            "SEGMENT_USAGE_ENGAGE_SPACE_IDS",
+            "SEGMENT_USAGE_DELETE_MESSAGES",
+        }
+    } == {
+        "SEGMENT_USAGE_MAX_USERS_PER_ANONYMOUS_ID": "3",
+        "SEGMENT_USAGE_BLOCKED_IDS": '["guest","0"]',
+        "SEGMENT_USAGE_ENGAGE_SPACE_IDS": '["spa_4Bq2XkD8"]',
+        "SEGMENT_USAGE_DELETE_MESSAGES": "true",
+    }
     assert batch_env["variables"] == {
         k: v for k, v in variables.items() if k != "SEGMENT_USAGE_BUFFER_QUEUE_URL"
     }
+    # The EventBridge alias: the rules' Lambda targets and their permissions name it.
+    alias = resources["module.segment_usage.aws_lambda_alias.eventbridge[0]"]["values"]
+    assert alias["name"] == "eventbridge" and alias["function_name"] == "segment-usage-test"
+    for key in ("all", "direct"):
+        grant = resources[f'module.segment_usage.aws_lambda_permission.eventbridge_alias["{key}"]']
+        assert grant["values"]["qualifier"] == "eventbridge"
+    invoke = resources[
+        "module.segment_usage.aws_lambda_function_event_invoke_config.eventbridge[0]"
+    ]
+    assert invoke["values"]["qualifier"] == "eventbridge"
     alarms = {
         r["values"]["alarm_name"]
         for r in resources.values()
@@ -472,7 +578,19 @@ def test_valid_inputs_plan_the_promised_function(results: dict[str, Any]) -> Non
         "segment-usage-test-lambda-destination-delivery-failures",
         "segment-usage-test-rule-all-failed-invocations",
         "segment-usage-test-rules-match-nothing",
+        "segment-usage-test-plan-errors",
     } <= alarms
+    (plan_errors,) = [
+        r["values"]
+        for r in resources.values()
+        if r["values"].get("alarm_name") == "segment-usage-test-plan-errors"
+    ]
+    metrics = [q["metric"][0] for q in plan_errors["metric_query"] if q["metric"]]
+    assert {m["namespace"] for m in metrics} == {"SegmentUsage"}
+    assert {m["metric_name"] for m in metrics} == {"PlanErrors"}
+    assert sorted(m["dimensions"]["CallType"] for m in metrics) == sorted(
+        ["track", "page", "screen", "identify", "group", "alias", "unknown"]
+    )
     (unmatched,) = [
         r["values"]
         for r in resources.values()
