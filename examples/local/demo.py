@@ -81,11 +81,20 @@ class Progress:
         self.out.flush()
 
 
-def invoke(runtime: Runtime, event: Any, result: PathResult) -> Any:
+@dataclass(frozen=True)
+class Context:
+    """What the handler reads of Lambda's context: the ARN it was invoked through (qualified when
+    invoked through an alias), which decides what the invocation may carry."""
+
+    invoked_function_arn: str
+    aws_request_id: str = "demo"
+
+
+def invoke(runtime: Runtime, event: Any, result: PathResult, context: Any = None) -> Any:
     """Invoke the handler as Lambda would, tallying the counts from its one summary log line."""
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        response = runtime.handle(event)
+        response = runtime.handle(event, context)
     summary = json.loads(out.getvalue().splitlines()[0])
     result.counts.update({k: summary[k] for k in ("accepted", "duplicate", "rejected", "failed")})
     result.invocations += 1
@@ -133,8 +142,16 @@ def as_sqs_event(messages: list[dict[str, Any]], queue_arn: str, region: str) ->
 
 
 def send_eventbridge(
-    url: str, outputs: dict[str, Any], runtime: Runtime, session: Any, result: PathResult
+    url: str,
+    outputs: dict[str, Any],
+    runtimes: dict[str, Runtime],
+    session: Any,
+    result: PathResult,
 ) -> int:
+    """PutEvents to the partner bus; the buffer is drained as the batch function (its own
+    environment), the direct rule's events go to the direct function through its EventBridge
+    alias."""
+    runtime = runtimes["direct"]
     region = outputs["region"]
     events, sqs = boto3_client("events", url, region), boto3_client("sqs", url, region)
     source = f"aws.partner/segment.com/{SOURCE_ID}"
@@ -160,12 +177,15 @@ def send_eventbridge(
     buffer_arn = buffer_arn["Attributes"]["QueueArn"]
 
     def buffered(batch: list[dict[str, Any]]) -> set[str]:  # the event source mapping
-        response = invoke(runtime, as_sqs_event(batch, buffer_arn, region), result)
+        response = invoke(runtimes["batch"], as_sqs_event(batch, buffer_arn, region), result)
         return {f["itemIdentifier"] for f in response["batchItemFailures"]}
 
-    def lambda_target(batch: list[dict[str, Any]]) -> set[str]:  # the rule's Lambda target
+    # The rule's Lambda target: the alias EventBridge invokes (module output eventbridge_alias_arn).
+    through_alias = Context(outputs["eventbridge_alias_arn"])
+
+    def lambda_target(batch: list[dict[str, Any]]) -> set[str]:
         for message in batch:
-            invoke(runtime, json.loads(message["Body"]), result)
+            invoke(runtime, json.loads(message["Body"]), result, through_alias)
         return set()
 
     drain(sqs, outputs["buffer_queue_url"], buffered)
@@ -256,8 +276,13 @@ def _exercise(
         "Variables"
     ]
     progress.step(f"handler environment read back from the function: {sorted(env)}")
+    batch_env = lam.get_function_configuration(FunctionName=outputs["batch_function_name"])[
+        "Environment"
+    ]["Variables"]
     with _environment(aws_env(url, outputs["region"])):
-        runtime = Runtime(Settings.from_env(env), boto3_client("dynamodb", url, outputs["region"]))
+        dynamodb = boto3_client("dynamodb", url, outputs["region"])
+        runtime = Runtime(Settings.from_env(env), dynamodb)
+        runtimes = {"direct": runtime, "batch": Runtime(Settings.from_env(batch_env), dynamodb)}
         paths = {path: PathResult() for path in PATHS}
         direct = demo_session.build("direct", now)
         progress.step(f"direct path: invoking the handler with {len(direct.messages)} raw messages")
@@ -267,7 +292,7 @@ def _exercise(
         progress.step(
             f"EventBridge path: PutEvents of {len(bridged.messages)} messages, draining SQS"
         )
-        extra = send_eventbridge(url, outputs, runtime, bridged, paths["eventbridge"])
+        extra = send_eventbridge(url, outputs, runtimes, bridged, paths["eventbridge"])
         reader = Reader(runtime.store.client, env["SEGMENT_USAGE_TABLE"])
         for path, session in (("direct", direct), ("eventbridge", bridged)):
             paths[path].users = {

@@ -24,6 +24,10 @@ module "segment_usage" {
   tracking_plan      = var.tracking_plan
   tracking_plan_mode = var.tracking_plan_mode
 
+  # Engage's audience tracks set traits only with this space's mark; delete messages erase a person.
+  engage  = { space_ids = ["spa_9u3Lqz"] }
+  erasure = { delete_messages = true }
+
   eventbridge = {
     enabled           = true
     segment_source_id = var.segment_source_id

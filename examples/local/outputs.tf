@@ -117,3 +117,8 @@ output "batch_execution_role_arn" {
   description = "The batch function's execution role."
   value       = module.segment_usage.batch_execution_role_arn
 }
+
+output "eventbridge_alias_arn" {
+  description = "The alias the direct rule's Lambda target invokes (EventBridge events only)."
+  value       = module.segment_usage.eventbridge_alias_arn
+}

@@ -12,7 +12,10 @@ Each function runs the workload of its path, as Lambda would invoke it:
   message, a duplicate, a stored tracking plan, a lost race for a day bucket (the user-day is read
   again), and a DynamoDB write that fails for a transient reason so that the message is handed off
   to the buffer queue;
-- batch: SQS batches from the buffer, with a lost race (no hand-off URL in its environment).
+- batch: SQS batches from the buffer, with a lost race (no hand-off URL in its environment);
+- direct_erasure, batch_erasure: the same, plus, with SEGMENT_USAGE_DELETE_MESSAGES=true (the
+  module's erasure.delete_messages), a Segment delete message for a recorded user on that path:
+  what the roles of a deployment that allows erasure must grant (DeleteItem), and only those.
 
 The CLI is not in here: operators run it with their own credentials, not with these roles.
 """
@@ -178,12 +181,57 @@ def recorded_runs(moto_url: str) -> dict[str, Any]:
     ] + [sm.alias("anon-1", users[0]), sm.page("Home", user_id=users[0], **sm.NO_TIME)]
 
     direct, batch = Recorded(), Recorded()
+    erase_direct, erase_batch = Recorded(), Recorded()
     try:
         _run(base, queue_url, messages, users, direct, batch)
+        _run_erasure(base, users, erase_direct, erase_batch)
     finally:  # the moto backend is shared by every server in this process: leave nothing behind
         sqs.delete_queue(QueueUrl=queue_url)
         ddb.delete_table(TableName=table)
-    return {"direct": direct, "batch": batch, "table": table, "queue_url": queue_url}
+    return {
+        "direct": direct,
+        "batch": batch,
+        "direct_erasure": _union(direct, erase_direct),
+        "batch_erasure": _union(batch, erase_batch),
+        "table": table,
+        "queue_url": queue_url,
+    }
+
+
+def _union(*recorded: Recorded) -> Recorded:
+    merged = Recorded()
+    for r in recorded:
+        for action, resources in r.calls.items():
+            merged.calls[action] |= resources
+        merged.transactions += r.transactions
+    return merged
+
+
+def _delete_message(user_id: str) -> dict[str, Any]:
+    """What Segment's webhooks and destination functions forward for a deletion request."""
+    return {
+        "type": "delete",
+        "userId": user_id,
+        "messageId": f"delete-{user_id}-{next(_names)}",
+        "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+    }
+
+
+def _run_erasure(base: dict[str, str], users: list[str], direct: Recorded, batch: Recorded) -> None:
+    """A delete message erases a recorded user, on the direct path and on the batched path."""
+    erasing = {**base, "SEGMENT_USAGE_DELETE_MESSAGES": "true"}
+    with contextlib.redirect_stdout(io.StringIO()):
+        with _environment(erasing), recording(direct):
+            runtime = Runtime(Settings.from_env())
+            runtime.handle(_delete_message(users[0]))
+            assert "dynamodb:DeleteItem" in direct.calls, "the delete message erased nothing"
+        with _environment(erasing), recording(batch):
+            runtime = Runtime(Settings.from_env())
+            response = runtime.handle(
+                sm.sqs_event([sm.eventbridge_event(_delete_message(users[1]))])
+            )
+            assert response["batchItemFailures"] == [], response
+            assert "dynamodb:DeleteItem" in batch.calls, "the delete message erased nothing"
 
 
 def _run(

@@ -273,7 +273,9 @@ def test_local(deployed: dict[str, Example], tf_moto_url: str, handler_calls: di
     chk.check_queue_policy(sqs, out["buffer_queue_url"], buffer_arn, {track})
     table_arn = ddb.describe_table(TableName=out["table_name"])["Table"]["TableArn"]
     out_with_arn = {**out, "buffer_queue_arn": buffer_arn}
-    mapping = check_batch(lam, sqs, iam, out_with_arn, region, table_arn, handler_calls)
+    # The local example allows erasure by delete messages: its roles hold what those runs call.
+    erasing = {"direct": handler_calls["direct_erasure"], "batch": handler_calls["batch_erasure"]}
+    mapping = check_batch(lam, sqs, iam, out_with_arn, region, table_arn, erasing)
     assert mapping["BatchSize"] == 10
     failures_arn = sqs.get_queue_attributes(
         QueueUrl=out["lambda_failures_queue_url"], AttributeNames=["QueueArn"]
@@ -286,7 +288,7 @@ def test_local(deployed: dict[str, Example], tf_moto_url: str, handler_calls: di
         out["execution_role_arn"],
         table_arn,
         log_group_arn(region, function),
-        actions(handler_calls, "direct"),
+        actions(erasing, "direct"),
         buffer_arn=buffer_arn,
         async_failure_queue_arn=failures_arn,
     )

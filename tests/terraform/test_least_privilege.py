@@ -39,8 +39,24 @@ def test_recording_sees_every_path(handler_calls: dict[str, Any]) -> None:
     assert {a.split(":")[0] for r in (direct, batch) for a in r.calls} <= {"dynamodb", "sqs"}
 
 
+def test_delete_messages_need_delete_item_and_nothing_else_new(
+    handler_calls: dict[str, Any],
+) -> None:
+    """Issue 17: with erasure.delete_messages a delete message erases on either ingest path; that
+    takes dynamodb:DeleteItem (on the table only), which the roles get only then, and no action
+    beyond those the functions already make (test_examples_apply compares the local example's
+    roles, which enable it, with these recordings)."""
+    table = handler_calls["table"]
+    for name in ("direct", "batch"):
+        plain, erasing = handler_calls[name], handler_calls[f"{name}_erasure"]
+        assert set(erasing.calls) - set(plain.calls) == {"dynamodb:DeleteItem"}, name
+        assert erasing.calls["dynamodb:DeleteItem"] == {table}
+        assert "dynamodb:DeleteItem" not in plain.calls
+
+
 def test_handler_makes_no_call_the_module_stopped_granting(handler_calls: dict[str, Any]) -> None:
-    """DeleteItem, ConditionCheckItem (transactions) and KMS calls were granted and never made."""
+    """DeleteItem (unless delete messages are enabled: see above), ConditionCheckItem
+    (transactions) and KMS calls were granted and never made."""
     made = set(handler_calls["direct"].calls) | set(handler_calls["batch"].calls)
     assert not made & {
         "dynamodb:DeleteItem",
