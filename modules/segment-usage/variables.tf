@@ -213,7 +213,7 @@ variable "tracking_plan" {
     error_message = "tracking_plan: a Segment export needs \"data.rules\" (or \"rules\"): a list of rule objects {type, key, version, jsonSchema}."
   }
   validation {
-    condition     = var.tracking_plan == null ? true : try(can(keys(jsondecode(var.tracking_plan).track)), !can(jsondecode(var.tracking_plan).track))
+    condition     = var.tracking_plan == null ? true : !can(jsondecode(var.tracking_plan).track) || can(keys(jsondecode(var.tracking_plan).track))
     error_message = "tracking_plan: track must be an object of event name -> JSON Schema of its properties."
   }
   validation {

@@ -182,7 +182,16 @@ def check_batch(
     assert variables.pop("SEGMENT_USAGE_BUFFER_QUEUE_URL").endswith(
         f"/{ACCOUNT_ID}/{out['buffer_queue_url'].split('/')[-1]}"
     )
-    assert config["Environment"]["Variables"] == variables  # the batch function never hands off
+    # What each accepts (issue 17): the batch function SQS records of its buffer only.
+    batch_variables = dict(config["Environment"]["Variables"])
+    assert json.loads(batch_variables.pop("SEGMENT_USAGE_ACCEPT")) == ["sqs"]
+    assert json.loads(batch_variables.pop("SEGMENT_USAGE_QUEUE_ARNS")) == [out["buffer_queue_arn"]]
+    for key in ("SEGMENT_USAGE_ACCEPT", "SEGMENT_USAGE_EVENTBRIDGE_QUALIFIER"):
+        variables.pop(key, None)
+    assert batch_variables.pop("SEGMENT_USAGE_PARTNER_SOURCES") == variables.pop(
+        "SEGMENT_USAGE_PARTNER_SOURCES", "[]"
+    )
+    assert batch_variables == variables  # the batch function never hands off
     buffer_dlq_arn = sqs.get_queue_attributes(
         QueueUrl=out["buffer_dlq_url"], AttributeNames=["QueueArn"]
     )["Attributes"]["QueueArn"]
@@ -254,8 +263,17 @@ def test_local(deployed: dict[str, Example], tf_moto_url: str, handler_calls: di
     bus = out["event_bus_name"]
     chk.check_partner_bus(events, bus, SOURCE_ID)
     dlq_arn = out["events_dlq_arn"]
+    # EventBridge invokes the direct function through its eventbridge alias (issue 17).
+    assert out["eventbridge_alias_arn"] == f"{out['function_arn']}:eventbridge"
     direct = chk.check_lambda_target(
-        events, lam, bus, out["rule_names"]["direct"], function, out["function_arn"], dlq_arn
+        events,
+        lam,
+        bus,
+        out["rule_names"]["direct"],
+        function,
+        out["eventbridge_alias_arn"],
+        dlq_arn,
+        qualifier="eventbridge",
     )
     buffer_arn = sqs.get_queue_attributes(
         QueueUrl=out["buffer_queue_url"], AttributeNames=["QueueArn"]
@@ -280,7 +298,7 @@ def test_local(deployed: dict[str, Example], tf_moto_url: str, handler_calls: di
     failures_arn = sqs.get_queue_attributes(
         QueueUrl=out["lambda_failures_queue_url"], AttributeNames=["QueueArn"]
     )["Attributes"]["QueueArn"]
-    chk.check_failure_destination(lam, function, failures_arn)
+    chk.check_failure_destination(lam, function, failures_arn, qualifier="eventbridge")
     for url in (out["events_dlq_url"], out["buffer_dlq_url"], out["lambda_failures_queue_url"]):
         chk.check_encrypted_queue(sqs, url)
     chk.check_execution_role(
@@ -384,7 +402,15 @@ def test_eventbridge(deployed: dict[str, Example], tf_moto_url: str, handler_cal
     names = {key: arn.split("/")[-1] for key, arn in rules.items()}
     dlq = out["events_dlq_arn"]
     profiles = chk.check_lambda_target(
-        events, lam, bus, names["profiles"], function, out["function_arn"], dlq, retry=(3600, 10)
+        events,
+        lam,
+        bus,
+        names["profiles"],
+        function,
+        f"{out['function_arn']}:eventbridge",
+        dlq,
+        retry=(3600, 10),
+        qualifier="eventbridge",
     )
     usage = chk.check_sqs_target(events, bus, names["usage"], out["buffer_queue_arn"], dlq)
     orders = chk.check_sqs_target(events, bus, names["orders"], out["orders_queue_arn"], dlq)
