@@ -19,6 +19,15 @@ from .pages import query_items
 
 Key = tuple[str, str]
 CONDITION_FAILED = "ConditionalCheckFailedException"
+# Why a transaction was cancelled without being at fault: a version condition failed (another writer
+# got there first) or another transaction held one of its items (TransactionConflict). Nothing of it
+# was applied either way: the caller reads again and retries, as after any lost race.
+RACE_REASONS = frozenset({"ConditionalCheckFailed", "TransactionConflict", "None"})
+# Cancelled for capacity: transient, though TransactionCanceledException itself is a 400 that
+# errors.classify would call permanent. Re-raised as the throttling error it is.
+THROTTLED_REASONS = frozenset(
+    {"ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"}
+)
 
 
 def is_condition_failure(error: Exception) -> bool:
@@ -82,6 +91,22 @@ class Store:
         )
         return [Bucket.from_item(item) for item in items]
 
+    def buckets_of_days(self, pk: str, first_day: str, last_day: str) -> list[Bucket]:
+        """Every bucket of the days ``first_day`` to ``last_day`` (a run of days), strongly
+        consistent: one Query however many days the run holds (the late path's dedup read)."""
+        items = query_items(
+            self.client,
+            TableName=self.table,
+            KeyConditionExpression="pk = :pk AND sk BETWEEN :lo AND :hi",
+            ExpressionAttributeValues={
+                ":pk": {"S": pk},
+                ":lo": {"S": day_prefix(first_day)},
+                ":hi": {"S": day_end_sk(last_day)},
+            },
+            ConsistentRead=True,
+        )
+        return [Bucket.from_item(item) for item in items]
+
     def buckets_between(self, pk: str, after_sk: str, through_day: str) -> list[Bucket]:
         """Buckets sorting after ``after_sk`` up to the last of ``through_day`` (compaction)."""
         items = query_items(
@@ -102,7 +127,12 @@ class Store:
         self, puts: list[tuple[dict[str, Any], int]], updates: list[dict[str, Any]]
     ) -> bool:
         """One TransactWriteItems: versioned puts (item, expected version; 0: must not exist) and
-        unconditional updates. False when a version condition failed (a race); raises otherwise."""
+        unconditional updates. False when it lost a race (a version condition failed, or another
+        transaction held one of its items), and nothing was written; raises otherwise.
+
+        botocore sends one ClientRequestToken for all its retries of the call, so a retry of a
+        transaction that went through (a timeout on the way back) succeeds without writing twice.
+        """
         entries: list[dict[str, Any]] = []
         for item, expected in puts:
             put: dict[str, Any] = {"TableName": self.table, "Item": item}
@@ -116,11 +146,22 @@ class Store:
         try:
             self.client.transact_write_items(TransactItems=entries)
         except ClientError as error:
-            reasons = error.response.get("CancellationReasons") or []
-            if error.response["Error"]["Code"] == "TransactionCanceledException" and any(
-                r.get("Code") == "ConditionalCheckFailed" for r in reasons
-            ):
+            if error.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            reasons = {
+                r.get("Code") or "None" for r in error.response.get("CancellationReasons") or []
+            }
+            if reasons <= RACE_REASONS and reasons - {"None"}:
                 return False
+            if reasons & THROTTLED_REASONS:
+                throttled = {
+                    "Error": {
+                        "Code": "ThrottlingException",
+                        "Message": f"cancelled: {sorted(reasons)}",
+                    },
+                    "ResponseMetadata": {"HTTPStatusCode": 400},
+                }
+                raise ClientError(throttled, error.operation_name) from error  # type: ignore[arg-type]
             raise
         return True
 
