@@ -11,22 +11,28 @@ buckets after ``w``.
 The rules that keep every message counted exactly once (UTC dates; ``today`` is the writer's):
 - A message for a day of the last ``OPEN_DAYS`` days is recorded as ever: one conditional bucket
   write (``recorder.py``); which days are open is ``days.py``.
-- A message for an older, *closed* day (a Segment replay, a device offline for weeks) takes the
-  late path (``late.py``): its bucket write, the rollup and the catalog in one TransactWriteItems,
-  so it counts once whether its day is already folded or not, and a compaction running meanwhile
-  fails its conditional write and starts again.
-- Compaction folds only days up to ``today - FOLD_AFTER_DAYS`` (two days past closing): a normal
-  write for such a day would have been decided two calendar days ago, and an invocation lives at
-  most 15 minutes. It writes the rollup on a version condition, so a retry or a race folds nothing
-  twice.
-- It runs from the write path, on a partition's check days: every ``CHECK_EVERY_DAYS`` days,
-  staggered by a hash of the partition key so compactions spread over the days, when a message of
-  that day opens a new bucket chain (one BatchGetItem of the rollups concerned, then a Query and a
-  conditional Put per partition that has days to fold; nothing is written when nothing is to fold).
-  A user active every day is folded every ``CHECK_EVERY_DAYS`` days, so a reader reads at most
-  ``FOLD_AFTER_DAYS + CHECK_EVERY_DAYS + 1`` days of buckets; a rarely active user has few
-  buckets to read anyway. Compaction only makes reads cheaper: reads are exact whatever ``w`` is,
-  so a compaction that fails is simply tried again on a later check day.
+- Messages for older, *closed* days (a Segment replay, a device offline for weeks, a backfill) take
+  the late path (``late.py``), a partition's whole batch at once: its bucket writes, the rollup and
+  the catalog in one TransactWriteItems. The late path first catches the rollup up to
+  ``fold_through(today)`` (folding in the same transaction what a compaction would), then adds the
+  new messages of foldable days to it: a loaded history is folded the moment it lands, and its
+  reads are bounded at once. Only the one closed day not yet foldable keeps its counts in buckets.
+  Every late transaction writes the rollup on its version, so a compaction or another late write
+  that read before it fails its conditional write and starts again.
+- Compaction (here, or the late path's catch-up) folds only days up to ``today - FOLD_AFTER_DAYS``
+  (two days past closing): a normal write for such a day would have been decided two calendar days
+  ago, and an invocation lives at most 15 minutes; no writer's clock is two days off, so no
+  open-path write lands in a folded day. It writes the rollup on a version condition, so a retry or
+  a race folds nothing twice.
+- Compaction runs from the write path, on a partition's check days: every ``CHECK_EVERY_DAYS``
+  days, staggered by a hash of the partition key so compactions spread over the days, when a
+  message of that day opens a new bucket chain (one BatchGetItem of the rollups concerned, then a
+  Query and a conditional Put per partition that has days to fold; nothing is written when nothing
+  is to fold). A user active every day is folded every ``CHECK_EVERY_DAYS`` days, so a reader reads
+  at most ``FOLD_AFTER_DAYS + CHECK_EVERY_DAYS + 1`` days of buckets; a rarely active user has few
+  buckets to read anyway, and right after a history arrived late the user reads its
+  ``FOLD_AFTER_DAYS`` newest days of buckets. Compaction only makes reads cheaper: reads are exact
+  whatever ``w`` is, so a compaction that fails is simply tried again on a later check day.
 """
 
 from __future__ import annotations

@@ -3,7 +3,9 @@ the writer's). The reasons behind each number are in ``record/compactor.py``'s d
 
 - open: the last ``OPEN_DAYS`` days; a message for one is recorded by one conditional bucket write;
 - closed: older; its messages take the late path (``record/late.py``);
-- foldable: up to ``today - FOLD_AFTER_DAYS``; compaction folds those days into the rollup;
+- foldable: up to ``today - FOLD_AFTER_DAYS``; compaction folds those days into the rollup, and
+  the late path adds its messages for them to the rollup at once (its buckets are then only the
+  dedup ledger, written dense: ``record/ledger.py``);
 - check days: every ``CHECK_EVERY_DAYS`` days per partition, staggered by a hash of its key.
 """
 

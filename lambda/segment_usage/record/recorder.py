@@ -8,9 +8,13 @@
    invocation, so a batch adds up into one item per name). If it fails, those messages are taken
    back out of their buckets and reported failed, so a retry redoes both.
 
+Messages for closed days take the late path instead of steps 2 and 3 (``late.py``): per user
+partition, one transaction of its buckets, its rollup and its catalog counts.
+
 Reads: one BatchGetItem per invocation fetches the profiles and groups of step 1, the first bucket
-of every chain the messages fall in and the catalog items they add to; only a chain whose first
-bucket is full needs a Query (and a lost race a fresh read of its user-day).
+of every chain the messages fall in, the catalog items they add to and the rollups of the
+partitions with closed-day messages; only a chain whose first bucket is full needs a Query (and a
+lost race a fresh read of its user-day), and the late path one Query per run of closed days.
 
 Errors (``errors.py``): a transient one (throttling, 5xx, timeout, lost races) reports the messages
 it touched ``failed`` (retried: batchItemFailures, the buffer queue, or the caller); a permanent one
@@ -20,8 +24,6 @@ it touched ``failed`` (retried: batchItemFailures, the buffer queue, or the call
 from __future__ import annotations
 
 import logging
-import random
-import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,6 +34,7 @@ from ..ingest.messages import Message
 from ..table.buckets import Bucket
 from ..table.errors import AWS_ERRORS, classify, error_text
 from ..table.keys import (
+    ROLLUP_SK,
     bucket_sk,
     catalog_pk,
     catalog_shard,
@@ -43,16 +46,10 @@ from ..table.store import Key, Store
 from . import days, profiles
 from .compactor import Compactor
 from .late import LateRecorder
-from .ledger import plan_day
+from .ledger import back_off, plan_day
 
 logger = logging.getLogger(__name__)
 MAX_RACES = 10  # optimistic-lock retries per item before giving up (reported as failed)
-
-
-def _back_off(attempt: int) -> None:
-    """Full-jitter pause after a lost race, so racing writers spread out (at most ~1 s in all)."""
-    if attempt:
-        time.sleep(random.uniform(0, min(0.16, 0.01 * 2**attempt)))
 
 
 class LostRace(RuntimeError):
@@ -74,7 +71,7 @@ class Recorder:
         self.store = store
         # The writer's "today" (which days are closed, days.py); looked up on each call.
         self.clock = clock or (lambda: days.utc_today())
-        self.late = LateRecorder(store)
+        self.late = LateRecorder(store, self.clock)
         self.compactor = Compactor(store, self.clock)
         self.drift_events = 0  # catalog counts that could not be made right (see README)
 
@@ -87,7 +84,7 @@ class Recorder:
         effects = self._effect_keys(messages)
         heads = self._read_heads(messages, opened, catalog_keys, effects)
         self._apply_effects(messages, outcomes, effects, heads)
-        self._record_closed_days(messages, outcomes)
+        self._record_closed_days(messages, outcomes, opened, heads)
         buckets_of = self._commit_days(messages, outcomes, heads)
         self._count_in_catalog(messages, outcomes, buckets_of, catalog_keys, heads)
         if heads is not None:  # chains this invocation opened: their partitions may be due a fold
@@ -98,16 +95,22 @@ class Recorder:
             )
         return [o or Outcome("failed", "not processed") for o in outcomes]
 
-    def _record_closed_days(self, messages: list[Message], outcomes: list[Outcome | None]) -> None:
-        """Messages for days older than the open window take the late path (late.py)."""
-        today = self.clock()
-        late = [
-            i
-            for i, m in enumerate(messages)
-            if outcomes[i] is None and days.is_closed(m.day, today)
-        ]
+    def _record_closed_days(
+        self,
+        messages: list[Message],
+        outcomes: list[Outcome | None],
+        opened: list[bool],
+        heads: dict[Key, dict[str, Any]] | None,
+    ) -> None:
+        """Messages for days older than the open window take the late path (late.py), with the
+        rollups the invocation's batch read fetched."""
+        late = [i for i, m in enumerate(messages) if outcomes[i] is None and not opened[i]]
         if late:
-            results = self.late.record([messages[i] for i in late])
+            rollups = None
+            if heads is not None:
+                pks = {messages[i].pk for i in late}
+                rollups = {pk: heads.get((pk, ROLLUP_SK)) for pk in pks}
+            results = self.late.record([messages[i] for i in late], rollups)
             for i, (status, error) in zip(late, results, strict=True):
                 outcomes[i] = Outcome(status, error)
 
@@ -144,6 +147,8 @@ class Recorder:
             if opened[i]:
                 shard = day_shard(message.hash)
                 keys.append((message.pk, bucket_sk(message.day, shard, 0)))
+            else:  # a closed day: the late path starts from the partition's rollup
+                keys.append((message.pk, ROLLUP_SK))
         keys += catalog_keys.values()
         if not keys:
             return {}
@@ -189,7 +194,7 @@ class Recorder:
             item = stored.get(key)
             try:
                 for attempt in range(MAX_RACES):
-                    _back_off(attempt)
+                    back_off(attempt)
                     new, over = profiles.apply_within_budget(
                         key, item, [messages[i] for i in indexes]
                     )
@@ -241,7 +246,7 @@ class Recorder:
         """Commit one user-day, filling ``outcomes`` and ``landed`` as each bucket write lands."""
         pending = list(indexes)
         for attempt in range(MAX_RACES):
-            _back_off(attempt)
+            back_off(attempt)
             todo = [messages[i] for i in pending]
             # First attempt: the chains' first buckets read with the whole invocation's batch
             # read; after a lost race, the user-day read again (strongly consistent).
@@ -311,7 +316,7 @@ class Recorder:
         for (pk, day, sk), taken in by_bucket.items():
             try:
                 for attempt in range(MAX_RACES):
-                    _back_off(attempt)
+                    back_off(attempt)
                     bucket = next(b for b in self.store.day_buckets(pk, day) if b.sk == sk)
                     after = bucket.copy()
                     after.closed = bucket.is_full()  # its chain may go on past it: keep saying so
