@@ -34,6 +34,7 @@ for _path in (str(ROOT / "tests"), str(BENCH)):
 
 import cold_init  # noqa: E402
 import cpu_cost  # noqa: E402
+import late_bulk  # noqa: E402
 import read_cost  # noqa: E402
 import volume  # noqa: E402
 import workload  # noqa: E402
@@ -246,6 +247,7 @@ def goals(results: dict[str, Any]) -> list[dict[str, Any]]:
         add("artifacts built", False, package["error"])
     out += read_cost.goals(results.get("read_cost", {}))
     out += volume.goals(results.get("volume", {}))  # issue 10: bench/volume.py
+    out += late_bulk.goals(results.get("late_bulk", {}))  # issue 20: bench/late_bulk.py
     return out
 
 
@@ -390,6 +392,7 @@ def render(results: dict[str, Any]) -> str:
         add(f"  committed artifacts match the source: {_yes(package['matches_committed'])}")
     lines += read_cost.render(results.get("read_cost", {}))
     lines += volume.render(results.get("volume", {}))  # issue 10: bench/volume.py
+    lines += late_bulk.render(results.get("late_bulk", {}))  # issue 20: bench/late_bulk.py
     add("")
     add("Goals")
     for goal in results["goals"]:
@@ -427,6 +430,7 @@ def main(argv: list[str] | None = None) -> int:
         costs = guarded("write cost", write_costs, cfg, keys)
         package = zip_future.result()
     scale = guarded("volume", volume.measure, args.quick)  # issue 10: bench/volume.py
+    late = guarded("late bulk", late_bulk.measure, args.quick)  # issue 20: bench/late_bulk.py
     cpu = guarded("cpu", cpu_cost.measure, work.messages, cfg["cpu_repeats"])
     init = guarded("cold init", cold, cfg)
     reads = guarded("read cost", read_cost.measure, args.quick)  # issue 12: bench/read_cost.py
@@ -447,6 +451,7 @@ def main(argv: list[str] | None = None) -> int:
         "cold_init": init,
         "read_cost": reads,
         "volume": scale,
+        "late_bulk": late,
         "zip": package,
         "out": str(args.out),
     }
