@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..table.keys import anonymous_pk, message_hash, user_pk
+from .text import is_text
 from .timestamps import EventTime, event_time
 from .trackers import Trackers, subject_name
 
@@ -43,15 +44,7 @@ def _traits(value: Any) -> dict[str, str]:
     that is not Unicode text is left out: the Spec check warned of both)."""
     if not isinstance(value, dict):
         return {}
-    return {k: trait_json(v) for k, v in value.items() if isinstance(k, str) and _is_text(k)}
-
-
-def _is_text(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
+    return {k: trait_json(v) for k, v in value.items() if isinstance(k, str) and is_text(k)}
 
 
 # Treated as immutable, but not frozen: a frozen dataclass's __init__ costs ~4 us per message on
@@ -174,10 +167,10 @@ def engage_traits(
     event = message["event"]
     if event in ENGAGE_AUDIENCE_EVENTS:
         key = _engage_key(message, props, "audience_key", "audience")
-        if key is not None and _is_text(key):
+        if key is not None and is_text(key):
             return {key: trait_json(props.get(key, ENGAGE_AUDIENCE_EVENTS[event]))}
     elif event == ENGAGE_TRAIT_EVENT:
         key = _engage_key(message, props, "trait_key", "trait")
-        if key is not None and key in props and _is_text(key):
+        if key is not None and key in props and is_text(key):
             return {key: trait_json(props[key])}
     return {}

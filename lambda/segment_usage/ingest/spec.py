@@ -20,6 +20,7 @@ from jsonschema import Draft7Validator
 from jsonschema.exceptions import ValidationError
 
 from .formats import FORMAT_CHECKER
+from .text import surrogate_paths
 from .timestamps import NoUsableTime, event_time
 
 MAX_MESSAGE_BYTES = 32 * 1024  # Segment rejects messages over 32 KB.
@@ -177,32 +178,6 @@ def _first_errors(errors: list[str], message: dict[str, Any]) -> list[str]:
     if not present:
         return errors
     return [e for e in errors if not e.startswith("message: userId or anonymousId is required")]
-
-
-def surrogate_paths(value: Any, path: tuple[Any, ...] = ()) -> list[str]:
-    """Where a string (or an object key) holds a lone UTF-16 surrogate, e.g. ``"\\ud800"`` (what a
-    JavaScript ``slice()`` through an emoji leaves): not Unicode text, so DynamoDB cannot store it
-    as a string and UTF-8 cannot encode it."""
-    if isinstance(value, str):
-        return [] if _encodes(value) else [format_path(path) or "message"]
-    if isinstance(value, dict):
-        found = []
-        for key, child in value.items():
-            if isinstance(key, str) and not _encodes(key):
-                found.append(format_path(path) + "{key}" if path else "{key}")
-            found += surrogate_paths(child, (*path, key))
-        return found
-    if isinstance(value, list):
-        return [p for i, child in enumerate(value) for p in surrogate_paths(child, (*path, i))]
-    return []
-
-
-def _encodes(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 _SURROGATE_ESCAPE = re.compile(r"\\ud[89a-f][0-9a-f]{2}")
