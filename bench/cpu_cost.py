@@ -1,7 +1,7 @@
 """Handler CPU per event with AWS I/O excluded, against json.loads + the same validators alone.
 
 Handler: what a direct invocation computes before and between its DynamoDB calls: ``json.loads``
-of the payload (the Lambda runtime's work, also in the baseline), ``unwrap``, ``Runtime._check``
+of the payload (the Lambda runtime's work, also in the baseline), ``unwrap``, ``ingest.check.check``
 (Spec validation, tracking plan, ``Message.from_valid``) and ``ledger.plan_day`` against the
 user-day's buckets, kept in memory as the store would return them (the plan's buckets replace
 them, as the write would). The Runtime's store is never touched.
@@ -19,16 +19,22 @@ from typing import Any
 
 import writer_today  # noqa: F401  (pins the writer's today: see that module)
 from segment_usage.handler import Runtime
+from segment_usage.ingest.check import check
 from segment_usage.ingest.envelopes import unwrap
 from segment_usage.ingest.messages import Message
 from segment_usage.ingest.spec import oversize, spec_validators, validate_message
 from segment_usage.record.ledger import plan_day
 from segment_usage.settings import Settings
 from segment_usage.table.buckets import Bucket
-from segment_usage.table.keys import day_shard, user_pk
+from segment_usage.table.keys import day_shard
 
 
 class _Untouched:
+    """No AWS: the one read a container makes at start (the erasure key) finds nothing."""
+
+    def get_item(self, **_: Any) -> dict[str, Any]:
+        return {}
+
     def __getattr__(self, name: str) -> Any:
         raise AssertionError(f"the CPU bench must not reach AWS (client.{name})")
 
@@ -39,13 +45,15 @@ def _handler_pass(
     # (pk, day, chain) -> the chain's buckets, as the handler's one BatchGetItem returns them:
     # only the chain the message falls in (recorder._first_buckets).
     buckets = {} if buckets is None else buckets
+    policy, now_ms = runtime.policy, int(time.time() * 1000)
     start = time.process_time()
     for text in texts:
         _, items = unwrap(json.loads(text))
-        message, errors, _ = runtime._check(items[0])
+        checked = check(items[0], policy, now_ms)
+        message = checked.message
         if message is None:
-            raise AssertionError(f"bench message rejected: {errors}")
-        key = (user_pk(message.subject), message.day, day_shard(message.hash))
+            raise AssertionError(f"bench message rejected: {checked.errors}")
+        key = (message.pk, message.day, day_shard(message.hash))
         plan = plan_day(key[0], key[1], buckets.get(key, ()), [message])
         for write in plan.writes:
             _store(buckets.setdefault(key, []), write.after)
@@ -62,7 +70,7 @@ def _store(chain: list[Bucket], bucket: Bucket) -> None:
 
 
 def _breakdown_pass(runtime: Runtime, texts: list[str]) -> dict[str, float]:
-    """Seconds per stage of the handler pass (same steps as ``_check``, timed one by one)."""
+    """Seconds per stage of the handler pass (the steps of ``ingest.check``, timed one by one)."""
     clock = time.perf_counter
     stages = (
         "json.loads",
@@ -87,7 +95,7 @@ def _breakdown_pass(runtime: Runtime, texts: list[str]) -> dict[str, float]:
         t4 = clock()
         message = Message.from_valid(items[0].payload, trackers)
         t5 = clock()
-        key = (user_pk(message.subject), message.day, day_shard(message.hash))
+        key = (message.pk, message.day, day_shard(message.hash))
         plan = plan_day(key[0], key[1], buckets.get(key, ()), [message])
         t6 = clock()
         for write in plan.writes:

@@ -146,6 +146,11 @@ def moto_server(port: int | None = None) -> Iterator[str]:
 
     patch_moto_partner_bus_names()
     patch_moto_dynamodb_atomic_writes()
+    # moto copies the whole table per transaction item and sorts it per Query, so its time grows
+    # with the table (DynamoDB's does not): support/moto_speed.py, answers unchanged.
+    from support.moto_speed import patch_moto_dynamodb_costs
+
+    patch_moto_dynamodb_costs()
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port or free_port(), verbose=False)
     server.start()
