@@ -43,6 +43,8 @@ def test_summary_line_and_emf_per_call_type(make_runtime) -> None:
         "failed": 0,
         "buffered": 0,
         "plan_error": 0,
+        "suppressed": 0,
+        "erased": 0,
         "rejections": [{"messageId": bad["messageId"], "fields": ["timestamp"]}],
     }
     by_type = {doc["CallType"]: doc for doc in emf}
@@ -58,6 +60,8 @@ def test_summary_line_and_emf_per_call_type(make_runtime) -> None:
         "Failed",
         "Buffered",
         "PlanErrors",
+        "Suppressed",
+        "Erased",
     }
 
 

@@ -135,11 +135,11 @@ def _lose_a_race(client: Any, run: Any) -> None:
     assert failed["failed"] == 1, "the lost race was not provoked"
 
 
-def _user_on_check_day(today: date) -> str:
+def _user_on_check_day(today: date, prefix: str = "iam-late") -> str:
     """A user id whose partition has its rollup check day today (days.is_check_day)."""
     return next(
         uid
-        for uid in (f"iam-late-{i}" for i in range(100))
+        for uid in (f"{prefix}-{i}" for i in range(100))
         if days.is_check_day(user_pk(uid), today)
     )
 
@@ -257,10 +257,18 @@ def _run(
             _lose_a_race(client, lambda: runtime.handle(sm.track("Raced", user_id=users[2])))
             # Two months late: the late path (one transaction: bucket, rollup, catalog). Then a
             # message of today, on that user's check day, opens a chain: the compaction runs.
-            old = _user_on_check_day(days.utc_today())
-            months_ago = datetime.combine(days.utc_today(), time(9), UTC) - timedelta(days=60)
+            today = days.utc_today()
+            old = _user_on_check_day(today)
+            months_ago = datetime.combine(today, time(9), UTC) - timedelta(days=60)
             runtime.handle(sm.track("Imported", user_id=old, at=months_ago))
-            runtime.handle(sm.track("Imported", user_id=old, at=months_ago + timedelta(days=60)))
+            # A day recorded while it was open (the writer's clock three days back), then, on
+            # that user's check day, a message of today opens a chain: the compaction folds it.
+            folding = _user_on_check_day(today, "iam-fold")
+            then = lambda: today - timedelta(days=3)  # noqa: E731
+            runtime.recorder.clock = runtime.recorder.compactor.clock = then
+            runtime.handle(sm.track("Imported", user_id=folding, at=months_ago + timedelta(days=26)))
+            runtime.recorder.clock = runtime.recorder.compactor.clock = lambda: today
+            runtime.handle(sm.track("Imported", user_id=folding, at=months_ago + timedelta(days=60)))
             assert runtime.recorder.compactor.compactions == 1, "the compaction did not run"
             # A transient write failure: the direct path hands the message off to the buffer.
             with failing(client, "PutItem", when=key_startswith("sk", "D#")):
