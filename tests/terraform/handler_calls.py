@@ -266,9 +266,13 @@ def _run(
             folding = _user_on_check_day(today, "iam-fold")
             then = lambda: today - timedelta(days=3)  # noqa: E731
             runtime.recorder.clock = runtime.recorder.compactor.clock = then
-            runtime.handle(sm.track("Imported", user_id=folding, at=months_ago + timedelta(days=26)))
+            runtime.handle(
+                sm.track("Imported", user_id=folding, at=months_ago + timedelta(days=26))
+            )
             runtime.recorder.clock = runtime.recorder.compactor.clock = lambda: today
-            runtime.handle(sm.track("Imported", user_id=folding, at=months_ago + timedelta(days=60)))
+            runtime.handle(
+                sm.track("Imported", user_id=folding, at=months_ago + timedelta(days=60))
+            )
             assert runtime.recorder.compactor.compactions == 1, "the compaction did not run"
             # A transient write failure: the direct path hands the message off to the buffer.
             with failing(client, "PutItem", when=key_startswith("sk", "D#")):
