@@ -24,6 +24,9 @@ from ..table.rollups import Rollup, buckets_after
 from .segments import Segment, membership
 
 WINDOWS = (7, 30)
+# The longest rolling window a segment condition may name (days, UTC): the view holds each usage
+# trait's per-day counts this far back.
+MAX_WINDOW_DAYS = 365
 # The most anonymous partitions one read follows (the most recently linked): a user with more
 # linked anonymous ids (cookies cleared, many devices) still reads in a bounded number of requests.
 MAX_LINKED_READ = 25
@@ -37,12 +40,36 @@ def _iso(ms: int) -> str:
     )
 
 
+def _window(days: int, today: date) -> list[str]:
+    """The ``days`` UTC days ending with ``today``, as yyyy-mm-dd."""
+    if not 1 <= days <= MAX_WINDOW_DAYS:
+        raise ValueError(f"a window is 1 to {MAX_WINDOW_DAYS} days, not {days}")
+    return [(today - timedelta(days=back)).isoformat() for back in range(days)]
+
+
 @dataclass
 class UsageTrait:
     count: int = 0
     first_seen_ms: int = 0
     last_seen_ms: int = 0
     windows: dict[int, int] = field(default_factory=lambda: dict.fromkeys(WINDOWS, 0))
+    # UTC day (yyyy-mm-dd) -> count that day, for the days the view holds per day (at least the
+    # last MAX_WINDOW_DAYS); days with no use are absent.
+    daily: dict[str, int] = field(default_factory=dict)
+
+    def in_last_days(self, days: int, today: date) -> int:
+        """The count over the rolling window of ``days`` UTC days ending with ``today`` (1-365).
+
+        Raises ValueError outside 1..MAX_WINDOW_DAYS.
+        """
+        return sum(self.daily.get(day, 0) for day in _window(days, today))
+
+    def active_days(self, days: int, today: date) -> int:
+        """On how many distinct UTC days of the last ``days`` (ending with ``today``) it was used.
+
+        Raises ValueError outside 1..MAX_WINDOW_DAYS.
+        """
+        return sum(1 for day in _window(days, today) if self.daily.get(day, 0) > 0)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -66,6 +93,8 @@ class UserView:
     # group id -> trait -> (ts_ms, canonical JSON): latest wins across linked partitions too
     group_versions: dict[str, dict[str, tuple[int, str]]] = field(default_factory=dict)
     links_not_read: int = 0  # linked anonymous ids beyond MAX_LINKED_READ (the oldest)
+    # The first UTC day the deployment could have seen anyone (table/coverage.py); None: unknown.
+    coverage_start: str | None = None
 
     @property
     def found(self) -> bool:
@@ -216,11 +245,14 @@ class Reader:
         day = bucket_day(item["sk"]["S"])
         windows = [days for days, start in window_start.items() if day >= start]
         usage = {name: [int(n["N"]) for n in value["L"]] for name, value in item["u"]["M"].items()}
-        Reader._add_usage(view, usage, windows)
+        Reader._add_usage(view, usage, windows, day)
 
     @staticmethod
     def _add_usage(
-        view: UserView, usage: dict[str, list[int]], windows: list[int] | None = None
+        view: UserView,
+        usage: dict[str, list[int]],
+        windows: list[int] | None = None,
+        day: str | None = None,
     ) -> None:
         for name, (count, first, last) in usage.items():
             trait = view.usage.get(name)
@@ -231,6 +263,8 @@ class Reader:
             trait.last_seen_ms = max(trait.last_seen_ms, last)
             for days in windows or ():
                 trait.windows[days] += count
+            if day is not None:
+                trait.daily[day] = trait.daily.get(day, 0) + count
 
     @staticmethod
     def _merge_latest(
