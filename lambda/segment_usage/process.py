@@ -76,7 +76,11 @@ class Processor:
 
     def __init__(self, settings: Settings, client: Any | None = None) -> None:
         self.settings = settings
-        self.store = Store(client or aws_client("dynamodb", INGEST_DYNAMODB), settings.table)
+        self.store = Store(
+            client or aws_client("dynamodb", INGEST_DYNAMODB),
+            settings.table,
+            expire_after_days=settings.data_retention_days,
+        )
         try:
             self.trackers = Trackers.parse(settings.trackers)
         except ValueError as exc:

@@ -22,6 +22,11 @@ TRACKING_PLAN = "SEGMENT_USAGE_TRACKING_PLAN"
 TRACKING_PLAN_SHA256 = "SEGMENT_USAGE_TRACKING_PLAN_SHA256"
 TRACKING_PLAN_MODE = "SEGMENT_USAGE_TRACKING_PLAN_MODE"
 REJECTED_RETENTION_DAYS = "SEGMENT_USAGE_REJECTED_RETENTION_DAYS"
+# Users inactive this many days expire (DynamoDB TTL on their partitions' items); unset: kept.
+DATA_RETENTION_DAYS = "SEGMENT_USAGE_DATA_RETENTION_DAYS"
+# The shortest data retention: longer than every redelivery window (Segment's 4 h, EventBridge's
+# 24 h, SQS's 14-day maximum retention), so a retry never finds its day's ledger expired.
+MIN_DATA_RETENTION_DAYS = 30
 METRICS_NAMESPACE = "SEGMENT_USAGE_METRICS_NAMESPACE"
 BUFFER_QUEUE_URL = "SEGMENT_USAGE_BUFFER_QUEUE_URL"
 SEGMENTS_SHA256 = "SEGMENT_USAGE_SEGMENTS_SHA256"
@@ -108,6 +113,7 @@ class Settings:
     queue_arns: frozenset[str] | None = None  # None: any queue
     eventbridge_qualifier: str | None = None
     delete_messages: bool = False
+    data_retention_days: int | None = None  # None: users never expire
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -139,6 +145,11 @@ class Settings:
             queue_arns=_strings(env, QUEUE_ARNS),
             eventbridge_qualifier=env.get(EVENTBRIDGE_QUALIFIER, "").strip() or None,
             delete_messages=_flag(env, DELETE_MESSAGES),
+            data_retention_days=(
+                _whole(env, DATA_RETENTION_DAYS, 0, MIN_DATA_RETENTION_DAYS, 3650)
+                if (env.get(DATA_RETENTION_DAYS) or "").strip()
+                else None
+            ),
         )
 
 

@@ -121,6 +121,7 @@ locals {
     # Unset: the handler's built-in blocked values; unset or empty: no Engage space sets traits.
     var.identity.blocked_values == null ? {} : { SEGMENT_USAGE_BLOCKED_IDS = jsonencode(var.identity.blocked_values) },
     length(var.engage.space_ids) == 0 ? {} : { SEGMENT_USAGE_ENGAGE_SPACE_IDS = jsonencode(var.engage.space_ids) },
+    var.data_retention_days == null ? {} : { SEGMENT_USAGE_DATA_RETENTION_DAYS = tostring(var.data_retention_days) },
   )
 
   # What each function accepts is decided here, by the deployment, never by a payload (issue 17):

@@ -313,6 +313,19 @@ variable "rejected_retention_days" {
   }
 }
 
+variable "data_retention_days" {
+  description = <<-EOT
+    Users inactive this many days expire: every item of a person's partitions (usage, traits, groups, links) carries a DynamoDB TTL that moves forward while they are active, and all of it is deleted between N and N + 7 days after their last message (plus DynamoDB's TTL sweep, typically a few days). null (default): data is kept until erased (`segment-usage forget`). At least 30 days, longer than every redelivery window. Costs, when set: per active user and day one small Query, and weekly one UpdateItem per profile, group and rollup item (docs/security.md).
+  EOT
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.data_retention_days == null ? true : (var.data_retention_days >= 30 && var.data_retention_days <= 3650 && floor(var.data_retention_days) == var.data_retention_days)
+    error_message = "data_retention_days must be null (keep data) or a whole number of days between 30 and 3650: shorter than 30 days, a redelivered message could find its day's ledger expired and be counted twice."
+  }
+}
+
 variable "metrics_namespace" {
   description = "CloudWatch namespace of the metrics the handler writes as Embedded Metric Format log lines."
   type        = string

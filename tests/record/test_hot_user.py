@@ -33,7 +33,7 @@ def test_burst_for_one_user_day_records_exactly(moto_url, dynamodb, table, monke
     assert len(statuses) == total and set(statuses) <= {"accepted", "buffered"}
     with contextlib.redirect_stdout(io.StringIO()):
         settings = Settings.from_env({"SEGMENT_USAGE_TABLE": table})
-        drained = redrive(Runtime(settings, dynamodb), sqs, queue_url, visibility=30)
+        drained = redrive(Runtime(settings, dynamodb), sqs, queue_url, visibility=120)
     assert drained["received"] == statuses.count("buffered") and drained["failed"] == 0
     print(
         f"\nhot user: {total} messages, {CONTAINERS} containers: "

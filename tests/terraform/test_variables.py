@@ -36,6 +36,10 @@ CASES: dict[str, tuple[str, str | None]] = {
         'segment_external_ids = ["a1", "a1"]',
         "must not repeat a value",
     ),
+    "data_retention_shorter_than_redelivery": (
+        "data_retention_days = 29",
+        "data_retention_days must be null (keep data) or a whole number of days between 30 and 3650",
+    ),
     "rule_name_over_64": (
         """
         name                 = "segment-usage-platform"
@@ -269,6 +273,7 @@ CASES: dict[str, tuple[str, str | None]] = {
         identity           = {{ max_users_per_anonymous_id = 3, blocked_values = ["guest", "0"] }}
         engage             = {{ space_ids = ["spa_4Bq2XkD8"] }}
         erasure            = {{ delete_messages = true }}
+        data_retention_days = 400
         read_api           = {{ enabled = true }}
         dynamodb   = {{ kms_key_arn = "{TABLE_KEY}" }}
         sqs_buffer = {{ kms_key_arn = "{QUEUE_KEY}" }}
@@ -448,6 +453,7 @@ def test_valid_inputs_plan_the_promised_function(results: dict[str, Any]) -> Non
         == hashlib.sha256(PLAN_TEXT.encode()).hexdigest()
     )
     assert variables["SEGMENT_USAGE_TRACKING_PLAN_MODE"] == "block"
+    assert variables["SEGMENT_USAGE_DATA_RETENTION_DAYS"] == "400"
     assert "SEGMENT_USAGE_TRACKING_PLAN" not in variables  # the plan itself lives in the table
     assert function["timeout"] == 3
     assert function["architectures"] == ["arm64"]

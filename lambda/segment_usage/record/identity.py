@@ -23,6 +23,7 @@ from botocore.exceptions import ClientError
 from ..ingest.messages import Message
 from ..table.keys import OWNERS_SK, anonymous_pk
 from ..table.store import is_condition_failure
+from .retention import ttl_update
 
 CLAIMED_CACHE = 4096  # (anonymousId, userId) pairs this container already claimed
 
@@ -55,19 +56,21 @@ class IdentityRules:
     def _claim(self, anonymous_id: str, user_id: str) -> str | None:
         if (anonymous_id, user_id) in self._claimed:
             return None
+        ttl_clause, ttl_names, ttl_values = ttl_update(self.store.expires_at())
         try:
             self.store.client.update_item(
                 TableName=self.store.table,
                 Key={"pk": {"S": anonymous_pk(anonymous_id)}, "sk": {"S": OWNERS_SK}},
-                UpdateExpression="ADD #o :u",
+                UpdateExpression="ADD #o :u" + ttl_clause,
                 ConditionExpression=(
                     "attribute_not_exists(#o) OR contains(#o, :id) OR size(#o) < :n"
                 ),
-                ExpressionAttributeNames={"#o": "owners"},
+                ExpressionAttributeNames={"#o": "owners", **ttl_names},
                 ExpressionAttributeValues={
                     ":u": {"SS": [user_id]},
                     ":id": {"S": user_id},
                     ":n": {"N": str(self.max_users)},
+                    **ttl_values,
                 },
             )
         except ClientError as error:

@@ -47,6 +47,7 @@ from . import days, profiles
 from .compactor import Compactor
 from .late import LateRecorder
 from .ledger import back_off, plan_day
+from .retention import Retention
 
 logger = logging.getLogger(__name__)
 MAX_RACES = 10  # optimistic-lock retries per item before giving up (reported as failed)
@@ -73,6 +74,7 @@ class Recorder:
         self.clock = clock or (lambda: days.utc_today())
         self.late = LateRecorder(store, self.clock)
         self.compactor = Compactor(store, self.clock)
+        self.retention = Retention(store, self.clock)
         self.drift_events = 0  # catalog counts that could not be made right (see README)
 
     def record(self, messages: list[Message]) -> list[Outcome]:
@@ -88,11 +90,13 @@ class Recorder:
         buckets_of = self._commit_days(messages, outcomes, heads)
         self._count_in_catalog(messages, outcomes, buckets_of, catalog_keys, heads)
         if heads is not None:  # chains this invocation opened: their partitions may be due a fold
-            self.compactor.after_new_chains(
+            opened_chains = [
                 (pk, day)
                 for pk, day, sk in buckets_of.values()
                 if is_first_bucket(sk) and (pk, sk) not in heads
-            )
+            ]
+            self.compactor.after_new_chains(opened_chains)
+            self.retention.after_new_chains(opened_chains)
         return [o or Outcome("failed", "not processed") for o in outcomes]
 
     def _record_closed_days(

@@ -15,6 +15,8 @@ TRACKING_PLAN_SK = "TRACKING_PLAN"
 
 
 HASHED = "h:"  # marks a hashed id in a key
+PERSON_PREFIXES = ("U#", "A#")  # partitions that hold one person's data (user_pk, anonymous_pk)
+TTL_ATTRIBUTE = "expires_at"  # the table's TTL attribute (epoch seconds; dynamodb.tf)
 
 
 def _bounded(value: str) -> str:

@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 
 from .buckets import Bucket
 from .catalog import ADVANCE, IF_MISSING, catalog_update
-from .keys import chain_prefix, day_end_sk, day_prefix
+from .keys import PERSON_PREFIXES, TTL_ATTRIBUTE, chain_prefix, day_end_sk, day_prefix
 from .pages import query_items
 
 Key = tuple[str, str]
@@ -34,12 +34,43 @@ def is_condition_failure(error: Exception) -> bool:
     return isinstance(error, ClientError) and error.response["Error"]["Code"] == CONDITION_FAILED
 
 
-class Store:
-    """Thin wrapper over a low-level boto3 DynamoDB client bound to one table."""
+def epoch_seconds() -> int:
+    """The wall clock in whole epoch seconds (the TTL's unit); one name for tests to move."""
+    return int(time.time())
 
-    def __init__(self, client: Any, table: str) -> None:
+
+def is_person_item(pk: str) -> bool:
+    """Whether an item of partition ``pk`` holds one person's data (a ``U#`` or ``A#`` partition),
+    the items data retention expires."""
+    return pk.startswith(PERSON_PREFIXES)
+
+
+class Store:
+    """Thin wrapper over a low-level boto3 DynamoDB client bound to one table.
+
+    ``expire_after_days`` (data retention, None: off): every item of a person's partition this
+    store writes carries ``expires_at`` (epoch seconds, the table's TTL attribute) that many days
+    from the write; ``record/retention.py`` moves the items not rewritten forward while the person
+    is active.
+    """
+
+    def __init__(self, client: Any, table: str, expire_after_days: int | None = None) -> None:
         self.client = client
         self.table = table
+        self.expire_after_days = expire_after_days
+
+    def expires_at(self) -> int | None:
+        """The TTL (epoch seconds) a person's item written now gets; None without retention."""
+        if self.expire_after_days is None:
+            return None
+        return epoch_seconds() + self.expire_after_days * 86_400
+
+    def _stamped(self, item: dict[str, Any]) -> dict[str, Any]:
+        """``item`` with ``expires_at`` when retention is on and it is a person's item."""
+        expires = self.expires_at()
+        if expires is None or not is_person_item(item["pk"]["S"]):
+            return item
+        return {**item, TTL_ATTRIBUTE: {"N": str(expires)}}
 
     # -- reads -------------------------------------------------------------------------------
     def get(self, pk: str, sk: str) -> dict[str, Any] | None:
@@ -135,7 +166,7 @@ class Store:
         """
         entries: list[dict[str, Any]] = []
         for item, expected in puts:
-            put: dict[str, Any] = {"TableName": self.table, "Item": item}
+            put: dict[str, Any] = {"TableName": self.table, "Item": self._stamped(item)}
             if expected == 0:
                 put["ConditionExpression"] = "attribute_not_exists(pk)"
             else:
@@ -178,7 +209,7 @@ class Store:
                 "ExpressionAttributeValues": {":v": {"N": str(expected_version)}},
             }
         try:
-            self.client.put_item(TableName=self.table, Item=item, **condition)
+            self.client.put_item(TableName=self.table, Item=self._stamped(item), **condition)
         except ClientError as error:
             if is_condition_failure(error):
                 return False
@@ -190,7 +221,7 @@ class Store:
 
     def put(self, item: dict[str, Any]) -> None:
         """Unconditional put, for records keyed so that rewriting them is harmless."""
-        self.client.put_item(TableName=self.table, Item=item)
+        self.client.put_item(TableName=self.table, Item=self._stamped(item))
 
     def add_to_catalog(
         self,
