@@ -6,6 +6,12 @@ per partition key. DynamoDB serves one item or partition key at ~1,000 WCU/s wha
 capacity, so the modeled ceiling of the deployment is
     1,000 WCU/s / (hottest partition key's share of write units x WCU per event)
 (the hottest partition key's share is at least the hottest item's).
+
+The ``flood`` path (issue 17) models an attacker with the public write key: every message is
+invalid against the Segment Spec (a track without ``event``, from many senders), one per direct
+invocation; each is kept as a rejection, spread over ``table.rejected.SHARDS`` partition keys.
+The modeled flood is ``FLOOD_PER_S`` invalid messages a second: the hottest key then takes
+``FLOOD_PER_S x WCU per message x hottest key share`` WCU/s, against the 1,000 a key can take.
 """
 
 from __future__ import annotations
@@ -19,6 +25,20 @@ from typing import Any
 import writer_today  # noqa: F401  (pins the writer's today: see that module)
 
 PARTITION_WCU_PER_S = 1000
+FLOOD_PER_S = 5000  # invalid messages a second in the modeled flood (issue 17)
+
+
+def flood(work: Any) -> list[dict[str, Any]]:
+    """The workload's messages made invalid as an attacker would send them: a track without its
+    ``event`` (required by the Segment Spec), each delivery its own messageId and receivedAt."""
+    out = []
+    for message in work.messages:
+        bad = json.loads(json.dumps(message))
+        bad["type"] = "track"
+        bad.pop("event", None)
+        bad.pop("name", None)
+        out.append(bad)
+    return out
 
 
 def run_isolated(path: str, users: int, messages: int) -> dict[str, Any]:
@@ -51,7 +71,9 @@ def run_isolated(path: str, users: int, messages: int) -> dict[str, Any]:
         runtime = Runtime(Settings.from_env({"SEGMENT_USAGE_TABLE": table}), client)
         meter.phase = "new"
         failed = 0
-        if path == "direct":
+        if path == "flood":
+            payloads = [(1, m) for m in flood(work)]
+        elif path == "direct":
             payloads = [(1, json.loads(json.dumps(m))) for m in work.messages]
         else:
             payloads = [
@@ -68,6 +90,7 @@ def run_isolated(path: str, users: int, messages: int) -> dict[str, Any]:
                     failed += events
                 meter.end()
         catalog = {(e["type"], e["name"]): e["count"] for e in Reader(probe, table).events()}
+        kept = len(Reader(probe, table).rejected()) if path == "flood" else None
     expected_catalog: dict[tuple[str, str], int] = {}
     for (_, call_type, name), count in work.expected.items():
         key = (call_type, name)
@@ -99,6 +122,8 @@ def run_isolated(path: str, users: int, messages: int) -> dict[str, Any]:
         "ceiling_events_per_s": PARTITION_WCU_PER_S / (pk_share * wcu_per_event),
         "round_trips_per_event": sum(i.requests for i in invocations) / n,
         "failed_events": failed,
-        "catalog_exact": catalog == expected_catalog,
+        "catalog_exact": catalog == expected_catalog if path != "flood" else None,
+        "kept": kept,
+        "flood_hot_key_wcu_per_s": FLOOD_PER_S * wcu_per_event * pk_share,
         "seconds": round(time.perf_counter() - started, 1),
     }

@@ -12,8 +12,8 @@ from typing import Any
 import hot_keys
 import resilience
 
-FULL = {"users": 1000, "messages": 3000, "containers": 24, "per_container": 20}
-QUICK = {"users": 100, "messages": 300, "containers": 4, "per_container": 5}
+FULL = {"users": 1000, "messages": 3000, "containers": 24, "per_container": 20, "flood": 5000}
+QUICK = {"users": 100, "messages": 300, "containers": 4, "per_container": 5, "flood": 500}
 
 GOAL_SHARE = 0.01  # no item or partition key above 1% of write units
 GOAL_CEILING = 50_000  # events/s
@@ -29,6 +29,7 @@ def measure(quick: bool = False) -> dict[str, Any]:
             path: pool.submit(hot_keys.run_isolated, path, cfg["users"], cfg["messages"])
             for path in ("direct", "sqs")
         }
+        futures["flood"] = pool.submit(hot_keys.run_isolated, "flood", cfg["flood"], cfg["flood"])
         for path, future in futures.items():
             try:
                 out[f"hot_{path}"] = future.result()
@@ -83,6 +84,21 @@ def goals(results: dict[str, Any]) -> list[dict[str, Any]]:
         )
     else:
         add("hot keys measured", False, "; ".join(h.get("error", "") for h in hot))
+    flood = results.get("hot_flood", {"error": "not run"})
+    if "error" not in flood:
+        add(
+            f"rejection flood: no key above {GOAL_SHARE:.0%} of write units, under "
+            f"{hot_keys.PARTITION_WCU_PER_S:,} WCU/s at {hot_keys.FLOOD_PER_S:,} invalid "
+            "messages/s, every one kept",
+            flood["hottest_pk_share"] <= GOAL_SHARE
+            and flood["flood_hot_key_wcu_per_s"] < hot_keys.PARTITION_WCU_PER_S
+            and flood["kept"] == flood["messages"],
+            f"{flood['messages']:,} invalid: hottest key {flood['hottest_pk_share']:.2%} "
+            f"({flood['hottest_pk']}), {flood['flood_hot_key_wcu_per_s']:.0f} WCU/s modeled, "
+            f"{flood['kept']:,} kept",
+        )
+    else:
+        add("rejection flood measured", False, flood["error"])
     burst = results.get("burst", {"error": "not run"})
     if "error" not in burst:
         add(
@@ -137,6 +153,17 @@ def render(results: dict[str, Any]) -> list[str]:
             )
     else:
         add(f"  ERROR {hot[0].get('error', 'not run') if hot[0] else 'not run'}")
+    flood = results.get("hot_flood", {})
+    if flood and "error" not in flood:
+        add(
+            f"  rejection flood (issue 17): {flood['messages']:,} invalid messages from "
+            f"{flood['users']:,} senders, direct: {flood['wcu_per_event']:.2f} WCU each, "
+            f"hottest key {flood['hottest_pk_share']:.2%} ({flood['hottest_pk']}) of "
+            f"{flood['distinct_pks_written']} keys; at {hot_keys.FLOOD_PER_S:,}/s it takes "
+            f"{flood['flood_hot_key_wcu_per_s']:.0f} of its 1,000 WCU/s; {flood['kept']:,} kept"
+        )
+    elif flood:
+        add(f"  rejection flood ERROR {flood['error']}")
     burst = results.get("burst", {})
     if burst and "error" not in burst:
         add(
