@@ -135,7 +135,9 @@ def check(root: Path, today: date) -> Release:
             problems.append(f"{CHANGELOG}: ## [{version}] lists no change")
 
     upgrading = root / UPGRADING
-    headings = re.findall(r"^## .*$", upgrading.read_text(), re.MULTILINE) if upgrading.is_file() else []
+    headings = (
+        re.findall(r"^## .*$", upgrading.read_text(), re.MULTILINE) if upgrading.is_file() else []
+    )
     if not any(re.search(rf"(?<![\d.]){re.escape(version)}(?![\d.])", h) for h in headings):
         problems.append(
             f"{UPGRADING}: no ## section names {version}: say what an upgrade to it plans and "
