@@ -36,8 +36,8 @@ UPGRADING = Path("docs/upgrading.md")
 REF_DOCS = ("README.md", "modules/segment-usage/README.md", "examples/*/README.md")
 
 SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
-SECTION = re.compile(r"^## \[(?P<version>[^\]]+)\](?: - (?P<date>\S+))?\s*$", re.MULTILINE)
-REF = re.compile(r"\?ref=(v[0-9][^\s\"')>]*)")
+SECTION = re.compile(r"^## \[(?P<version>[^\]]+)\](?: - (?P<date>\S+))?[ \t]*$", re.MULTILINE)
+REF = re.compile(r"\?ref=(v[0-9][^\s\"'`)>]*)")
 
 
 @dataclass(frozen=True)
