@@ -37,3 +37,14 @@ mock_data "aws_iam_policy_document" {
     json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}"
   }
 }
+
+# The partner event source Segment creates, for the runs that enable EventBridge: every run here
+# uses segment_source_id = "src123".
+mock_data "aws_cloudwatch_event_source" {
+  defaults = {
+    name       = "aws.partner/segment.com/src123"
+    state      = "ACTIVE"
+    created_by = "segment.com"
+    arn        = "arn:aws:events:us-east-1::event-source/aws.partner/segment.com/src123"
+  }
+}
