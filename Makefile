@@ -12,7 +12,7 @@ RUNTIME ?= python3.13
 # Parallel pytest workers: most of the Terraform tests' time is the provider waiting, not CPU.
 TEST_WORKERS ?= 3
 
-.PHONY: help venv test lint fmt checkov package package-check bundle lock demo bench clean
+.PHONY: help venv test lint fmt checkov package package-check bundle lock demo bench release clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -33,13 +33,13 @@ $(CHECKOV_VENV)/.installed:
 venv: $(VENV)/.installed $(CHECKOV_VENV)/.installed ## Create the virtualenvs
 
 lint: $(VENV)/.installed ## ruff over Python, terraform fmt over HCL
-	$(VENV)/bin/ruff check lambda tests bench examples
-	$(VENV)/bin/ruff format --check lambda tests bench examples
+	$(VENV)/bin/ruff check lambda tests bench examples tools
+	$(VENV)/bin/ruff format --check lambda tests bench examples tools
 	terraform fmt -check -recursive modules examples
 
 fmt: $(VENV)/.installed ## Format Python and Terraform in place
-	$(VENV)/bin/ruff format lambda tests bench examples
-	$(VENV)/bin/ruff check --fix lambda tests bench examples
+	$(VENV)/bin/ruff format lambda tests bench examples tools
+	$(VENV)/bin/ruff check --fix lambda tests bench examples tools
 	terraform fmt -recursive modules examples
 
 package: $(VENV)/.installed ## Rebuild every artifact the module ships (modules/segment-usage/artifacts)
@@ -62,6 +62,9 @@ demo: $(VENV)/.installed ## The whole product on a local AWS emulator, no accoun
 
 bench: $(VENV)/.installed ## Cost, CPU, cold start and package size against baselines
 	$(PY) bench/run.py
+
+release: ## Check the tree is ready to tag modules/segment-usage/VERSION; print the tag to push
+	$(PYTHON) tools/release.py
 
 clean: ## Remove virtualenvs, builds and caches
 	rm -rf $(VENV) $(CHECKOV_VENV) dist build .pytest_cache .ruff_cache .hypothesis .tf

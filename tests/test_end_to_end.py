@@ -5,6 +5,7 @@ session goes through both paths; exact traits, the rejection and the duplicates 
 from __future__ import annotations
 
 import io
+import re
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -49,6 +50,13 @@ def result() -> demo.DemoResult:
         "terraform destroy",
     ):
         assert expected in text
+    # Terraform's progress as it goes (make demo): the plan's totals, then each resource done.
+    planned = re.search(r"terraform apply: Plan: (\d+) to add", text)
+    assert planned is not None, text
+    applying = text[planned.start() : text.index("terraform destroy")]
+    done = re.findall(r"\[(\d+)/(\d+)\] \S+", applying)
+    count = int(planned[1])
+    assert done == [(str(n), str(count)) for n in range(1, count + 1)], applying
     return outcome
 
 

@@ -22,10 +22,12 @@ import argparse
 import contextlib
 import io
 import json
+import re
 import signal
+import subprocess
 import sys
 import time
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,7 +50,7 @@ from support.moto_server import (  # noqa: E402
     moto_server,
 )
 from support.moto_without_lambda_runs import never_run_lambdas  # noqa: E402
-from support.terraform import Workspace  # noqa: E402
+from support.terraform import TerraformError, Workspace, terraform_binary  # noqa: E402
 
 SOURCE_ID = "qSg3xMpL9a"
 PATHS = ("direct", "eventbridge")
@@ -79,6 +81,49 @@ class Progress:
     def step(self, text: str) -> None:
         self.out.write(f"[{time.monotonic() - self.start:5.1f}s] {text}\n")
         self.out.flush()
+
+
+# What Terraform prints when it has finished with one resource, and its plan's totals.
+DONE = re.compile(r"^(?P<address>\S+): (?:Creation|Modifications|Destruction) complete after")
+PLANNED = re.compile(r"^Plan: (\d+) to add, (\d+) to change, (\d+) to destroy")
+STILL = re.compile(
+    r"^(?P<address>\S+): Still (?:creating|modifying|destroying)\.\.\. \[(?P<t>[^\]]+)\]"
+)
+QUIET_SECONDS = 10  # with nothing finished for this long, say which resource is still going
+
+
+def terraform_with_progress(
+    ws: Workspace, command: str, variables: dict[str, Any], progress: Progress
+) -> None:
+    """``terraform apply|destroy -auto-approve`` in ``ws``, with a progress line for every resource
+    Terraform finishes (``[n/total] address``), and which one it is still waiting on whenever none
+    finished for QUIET_SECONDS (the AWS provider spends ~25 s confirming each new SQS queue).
+    Raises TerraformError with the last lines of Terraform's output if it fails."""
+    args = [terraform_binary() or "terraform", command, "-auto-approve", "-no-color"]
+    for key, value in variables.items():
+        args += ["-var", f"{key}={value if isinstance(value, str) else json.dumps(value)}"]
+    proc = subprocess.Popen(
+        args, cwd=ws.root, env=ws.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    assert proc.stdout is not None
+    tail: deque[str] = deque(maxlen=30)
+    total, done, last = "?", 0, time.monotonic()
+    for line in proc.stdout:
+        tail.append(line)
+        line = line.strip()
+        if planned := PLANNED.match(line):
+            add, change, destroy = (int(n) for n in planned.groups())
+            total = str(destroy if command == "destroy" else add + change)
+            progress.step(f"terraform {command}: {line}")
+        elif finished := DONE.match(line):
+            done += 1
+            last = time.monotonic()
+            progress.step(f"  [{done}/{total}] {finished['address']}")
+        elif (still := STILL.match(line)) and time.monotonic() - last >= QUIET_SECONDS:
+            last = time.monotonic()
+            progress.step(f"  ... still waiting on {still['address']} ({still['t']})")
+    if proc.wait() != 0:
+        raise TerraformError(f"terraform {command} exited {proc.returncode}", "".join(tail))
 
 
 @dataclass(frozen=True)
@@ -247,9 +292,9 @@ def run_demo(
         with Workspace.copy_of(HERE) as ws:
             progress.step("terraform init (provider from the local mirror)")
             ws.init()
-            progress.step("terraform apply examples/local")
+            progress.step("terraform apply examples/local (about a minute)")
             try:
-                ws.apply(variables)
+                terraform_with_progress(ws, "apply", variables, progress)
                 outputs = ws.outputs()
                 result = _exercise(url, outputs, now, progress, out)
                 if keep:
@@ -257,7 +302,7 @@ def run_demo(
                 return result
             finally:
                 progress.step("terraform destroy")
-                ws.destroy(variables)
+                terraform_with_progress(ws, "destroy", variables, progress)
                 progress.step("emulator stopped, everything destroyed")
 
 

@@ -13,6 +13,10 @@ nothing, keep the stored configuration items (same text and hash), and update no
 misreports on any re-plan (plan_checks.py). After the apply, the record written before the upgrade
 reads the same. Both applies deploy the same code zip (the previous release's handler.zip, as
 ``lambda.package_path``), so that the plan shows what the module's own changes do, not a new build.
+
+The upgrade notes (docs/upgrading.md, the section that names PREVIOUS) list what this plan adds,
+destroys, updates in place (leaving out what only moto misreports) and moves, with the counts: the
+test fails when the plan and the notes disagree, either way.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import contextlib
 import io
 import json
 import logging
+import re
 import shutil
 import subprocess
 import textwrap
@@ -30,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from plan_checks import unexplained_changes
+from plan_checks import MOTO_MISREPORTS, unexplained_changes
 
 from segment_usage.handler import Runtime
 from segment_usage.read.view import Reader
@@ -44,6 +49,8 @@ from support.tf_overrides import write_moto_override
 pytestmark = pytest.mark.terraform
 
 PREVIOUS = "2e2a639"  # the release before the functions became one unit (modules/function)
+UPGRADE_NOTES = REPO_ROOT / "docs" / "upgrading.md"
+MODULE_ADDRESS = "module.segment_usage."
 SOURCE_ID = "upgradeSrc7"
 USER = "upgrade-user-1"
 
@@ -146,6 +153,78 @@ def expected_updates(changes: list[dict[str, Any]]) -> list[dict[str, Any]]:
             rc = {**rc, "change": {**change, "after": after, "after_unknown": unknown}}
         rest.append(rc)
     return rest
+
+
+def upgrade_notes(previous: str) -> tuple[str, dict[str, set[str]]]:
+    """The notes on upgrading from ``previous`` (the docs/upgrading.md section that names the
+    commit in backticks): its text, and its lists by kind (add, destroy, change, moved) of
+    module-relative addresses, ``<rule>`` standing for any rule key; a move as "old -> new"."""
+    text = UPGRADE_NOTES.read_text()
+    sections = [s for s in re.split(r"^(?=## )", text, flags=re.MULTILINE) if f"`{previous}`" in s]
+    assert len(sections) == 1, f"{UPGRADE_NOTES}: one ## section must name `{previous}`"
+    (section,) = sections
+    kinds = {"Added": "add", "Destroyed": "destroy", "Updated in place": "change", "Moved": "moved"}
+    listed: dict[str, set[str]] = {kind: set() for kind in kinds.values()}
+    for block in re.split(r"^(?=#### )", section, flags=re.MULTILINE)[1:]:
+        title, _, body = block.partition("\n")
+        kind = kinds[title.removeprefix("#### ").strip()]
+        for old, new in re.findall(r"^- `([^`]+)`(?: → `([^`]+)`)?", body, re.MULTILINE):
+            listed[kind].add(f"{old} -> {new}" if new else old)
+    return section, listed
+
+
+def matches(pattern: str, address: str) -> bool:
+    """Whether a documented address (``<rule>``: any rule key) names ``address``."""
+    regex = re.escape(pattern).replace(re.escape("<rule>"), r'[^"]+')
+    return re.fullmatch(regex, address) is not None
+
+
+def real_updates(changes: list[dict[str, Any]]) -> set[str]:
+    """Addresses of the in-place updates that change something besides what moto misreports
+    (plan_checks.MOTO_MISREPORTS): what an upgrade against AWS plans too."""
+    real = set()
+    for rc in changes:
+        change = rc["change"]
+        if change["actions"] != ["update"]:
+            continue
+        before, after = change["before"] or {}, change["after"] or {}
+        unknown = change.get("after_unknown") or {}
+        changed = {
+            key
+            for key in set(before) | set(after) | set(unknown)
+            if unknown.get(key) is True or before.get(key) != after.get(key)
+        }
+        if changed - {key for kind, key in MOTO_MISREPORTS if kind == rc["type"]}:
+            real.add(rc["address"])
+    return real
+
+
+def check_upgrade_notes(summary: dict[str, Any], changes: list[dict[str, Any]]) -> None:
+    """The notes list exactly what the plan adds, destroys, updates for real and moves."""
+    section, documented = upgrade_notes(PREVIOUS)
+    planned = {
+        "add": set(summary["listed"].get("add", [])),
+        "destroy": set(summary["listed"].get("destroy", [])),
+        "change": real_updates(changes),
+        "moved": set(summary["listed"].get("moved", [])),
+    }
+    for kind, addresses in planned.items():
+        relative = {a.replace(MODULE_ADDRESS, "") for a in addresses}
+        undocumented = sorted(
+            a for a in relative if not any(matches(p, a) for p in documented[kind])
+        )
+        unplanned = sorted(p for p in documented[kind] if not any(matches(p, a) for a in relative))
+        assert (undocumented, unplanned) == ([], []), (
+            f"{UPGRADE_NOTES} ({kind}): planned but not in the notes {undocumented}; "
+            f"in the notes but not planned {unplanned}"
+        )
+    counts = re.search(r"(\d+) to add, (\d+) to change, (\d+) to destroy, (\d+)\s+moved", section)
+    assert counts is not None, f"{UPGRADE_NOTES}: the counts (N to add, N to change, ...)"
+    assert [int(n) for n in counts.groups()] == [
+        len(planned[kind]) for kind in ("add", "change", "destroy", "moved")
+    ], counts.group(0)
+    for name in set().union(*NEW_VARIABLES.values()):
+        assert f"`{name}`" in section, f"{UPGRADE_NOTES}: the new variable {name}"
 
 
 def write_root(root: Path, source: str, package: Path, endpoint: str) -> None:
@@ -337,6 +416,8 @@ def test_upgrade_from_previous_release_moves_everything_and_keeps_the_data(
             if set(rc["change"]["actions"]) - {"no-op", "read", "create", "delete"}
         ]
         assert unexplained_changes(expected_updates(changes)) == []
+        # The upgrade notes say exactly this.
+        check_upgrade_notes(summary, changes)
         # The stored configuration (tracking plan, segment definitions) is not even updated:
         # the same inputs give the same text, so the functions' hashes stay valid.
         items = {
