@@ -432,7 +432,7 @@ def cmd_backfill(args: argparse.Namespace, out: TextIO) -> int:
             since=since,
             until=until,
             checkpoint_path=args.checkpoint,
-            window_lines=args.window_lines,
+            partitions=args.partitions,
             senders=args.senders,
             dynamodb=client("dynamodb") if args.apply else None,
             table=table,
@@ -453,14 +453,16 @@ def cmd_backfill(args: argparse.Namespace, out: TextIO) -> int:
             f"{files['failed']} unreadable; {files['skippedObjects']} objects not in Segment's "
             "layout skipped)\n"
         )
+        sent = report["sent"] if args.apply else report["messages"]
         out.write(
-            f"{report['lines']:,} lines, {report['bytes']['lines']:,} bytes: {verb} "
-            f"{report['messages']:,} messages in {report['sqsRequests']:,} SendMessageBatch "
-            f"requests; {report['notJson']:,} not JSON objects (kept as rejected by the batch "
-            f"function), {report['unsendable']:,} unsendable\n"
+            f"{report['lines']:,} lines read, {report['bytes']['lines']:,} bytes; {verb} "
+            f"{sent:,} messages in {report['sqsRequests']:,} SendMessageBatch requests; "
+            f"{report['notJson']:,} not JSON objects (kept as rejected by the batch function), "
+            f"{report['unsendable']:,} unsendable\n"
         )
         for problem in report["problems"]:
-            where = problem["file"] + (f" line {problem['line']}" if "line" in problem else "")
+            where = problem.get("file") or f"partition {problem.get('partition')}"
+            where += f" line {problem['line']}" if "line" in problem else ""
             out.write(f"  {where}: {problem['reason']}\n")
         if report["coverage"]["day"]:
             changed = "lowered" if report["coverage"]["extended"] else "already reached"
@@ -545,14 +547,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--checkpoint",
         metavar="PATH",
-        help="progress file (default: ./segment-usage-backfill-<bucket>-<prefix>.json)",
+        help="progress file, its spilled lines in PATH.parts/ "
+        "(default: ./segment-usage-backfill-<bucket>-<prefix>.json)",
     )
     p.add_argument(
-        "--window-lines",
+        "--partitions",
         type=int,
-        default=20_000,
         metavar="N",
-        help="lines grouped by user before sending (default: 20000)",
+        help="spill partitions (default: one per ~64 MB of lines; set by a backfill's first run)",
     )
     p.add_argument("--senders", type=int, default=4, metavar="N", help="parallel requests (4)")
     p.add_argument("--no-progress", action="store_true", help="no progress on stderr")

@@ -31,6 +31,7 @@ from support.moto_server import boto3_client
 BUCKET = "acme-segment-archive"
 ARCHIVE = f"s3://{BUCKET}/segment-logs/{sm.SOURCE_ID}/"
 ERASED = "Zoë"
+PARTITIONS = 3
 
 
 class Crash(Exception):
@@ -97,16 +98,26 @@ def drain(runtime: Any, sqs: Any, url: str, arn: str, batch: int = 100) -> int:
         total += len(received)
 
 
-def crash_after(sqs: Any, calls: int) -> None:
-    """SendMessageBatch succeeds ``calls`` times on this (real) client, then the machine dies."""
+def crash_after(client: Any, service: str, operation: str, calls: int) -> None:
+    """``operation`` succeeds ``calls`` times on this (real) client, then the machine dies."""
     seen = {"n": 0}
 
     def hook(**_: Any) -> None:
         seen["n"] += 1
         if seen["n"] > calls:
-            raise Crash(f"killed after {calls} SendMessageBatch requests")
+            raise Crash(f"killed after {calls} {operation} requests")
 
-    sqs.meta.events.register("before-call.sqs.SendMessageBatch", hook)
+    client.meta.events.register(f"before-call.{service}.{operation}", hook)
+
+
+def _lines_per_partition(history: list[Any], malformed: list[bytes], other: Any) -> list[int]:
+    """How many archive lines fall in each partition (by the user each names)."""
+    sizes = [0] * PARTITIONS
+    for message in [*history, other]:
+        key = message["userId"] or message["anonymousId"] or ""
+        sizes[bf.partition_of(str(key), PARTITIONS)] += 1
+    sizes[bf.partition_of("", PARTITIONS)] += len(malformed)
+    return sizes
 
 
 def test_backfill_overlapping_live_traffic_twice_counts_once(
@@ -115,8 +126,8 @@ def test_backfill_overlapping_live_traffic_twice_counts_once(
     s3 = boto3_client("s3", moto_url)
     s3.create_bucket(Bucket=BUCKET)
     sqs, queue_url, queue_arn = _queue(moto_url, f"buffer-{table}")
-    days = [TODAY - timedelta(days=back) for back in range(45, 0, -1)]  # 45 days to yesterday
-    history = sa.traffic(days)
+    days = [TODAY - timedelta(days=back) for back in range(40, 0, -1)]  # 40 days to yesterday
+    history = sa.traffic(days, active_share=0.3)
     overlap = TODAY - timedelta(days=1)  # live traffic recorded first, then in the archive too
     live = [m for m in history if sa.received_day(m) == overlap and m["userId"] != ERASED]
     # half of that day came live (the archive holds it too), and one message only live (its
@@ -143,45 +154,48 @@ def test_backfill_overlapping_live_traffic_twice_counts_once(
     lines = len(history) + len(malformed) + 1
     assert code == 0 and dry["applied"] is False
     assert dry["files"]["total"] == len(keys) and dry["files"]["skippedObjects"] == 1
-    assert dry["days"] == {"first": days[0].isoformat(), "last": overlap.isoformat(), "count": 45}
+    held = sorted({sa.received_day(m) for m in history} | set(extra))  # days with files
+    assert dry["days"] == {"first": held[0].isoformat(), "last": held[-1].isoformat(),
+                           "count": len(held)}  # fmt: skip
     assert dry["lines"] == lines and dry["messages"] == lines and dry["unsendable"] == 0
     assert dry["notJson"] == len(malformed)
     assert dry["sqsRequests"] >= lines / 10
     assert _waiting(sqs, queue_url) == 0 and not checkpoint.exists()
     assert load_coverage(dynamodb, table) is None
 
-    # --apply, killed after a few requests: what was sent is checkpointed and recorded.
-    crashing = boto3_client("sqs", moto_url)
-    crash_after(crashing, 7)
+    # --apply, killed while reading (after 5 objects): nothing sent, those 5 checkpointed.
+    archive = bf.Archive.parse(ARCHIVE)
+    apply = {"queue_url": queue_url, "apply": True, "checkpoint_path": str(checkpoint),
+             "dynamodb": dynamodb, "table": table}  # fmt: skip
+    reading = boto3_client("s3", moto_url)
+    crash_after(reading, "s3", "GetObject", 5)
     with pytest.raises(Crash):
-        bf.backfill(
-            boto3_client("s3", moto_url),
-            bf.Archive.parse(ARCHIVE),
-            sqs=crashing,
-            queue_url=queue_url,
-            apply=True,
-            checkpoint_path=str(checkpoint),
-            window_lines=40,
-            senders=1,
-            dynamodb=dynamodb,
-            table=table,
-        )
-    saved = json.loads(checkpoint.read_text())["files"]
-    assert saved and sum(entry["lines"] for entry in saved.values()) < lines
-    first = drain(batch, sqs, queue_url, queue_arn)
-    assert 0 < first <= 70
+        bf.backfill(reading, archive, sqs=sqs, partitions=PARTITIONS, **apply)
+    saved = json.loads(checkpoint.read_text())
+    assert len(saved["files"]) == 5 and saved["sent"] == [] and _waiting(sqs, queue_url) == 0
+
+    # Resumed, killed while sending, after the first non-empty partition: that one is recorded.
+    sizes = _lines_per_partition(history, malformed, no_ids)
+    first = next(i for i, n in enumerate(sizes) if n)
+    sending = boto3_client("sqs", moto_url)
+    crash_after(sending, "sqs", "SendMessageBatch", -(-sizes[first] // 10) + 1)
+    with pytest.raises(Crash):
+        bf.backfill(boto3_client("s3", moto_url), archive, sqs=sending, senders=1, **apply)
+    saved = json.loads(checkpoint.read_text())
+    assert len(saved["files"]) == len(keys) and saved["sent"] == list(range(first + 1))
+    recorded = drain(batch, sqs, queue_url, queue_arn)
+    assert sizes[first] <= recorded <= sizes[first] + 10
     assert load_coverage(dynamodb, table) is None  # not complete: coverage unchanged
 
-    # Resumed by the same command: finished files skipped, the rest sent; coverage lowered.
+    # Resumed by the same command: the partitions not sent are sent; coverage lowered.
     code, resumed = run_json(
         "backfill", ARCHIVE, "--apply", "--queue-url", queue_url, "--checkpoint", str(checkpoint),
-        "--window-lines", "100",
     )  # fmt: skip
-    assert code == 0 and resumed["files"]["alreadyDone"] >= 1
-    assert resumed["files"]["done"] + resumed["files"]["alreadyDone"] == len(keys)
-    assert resumed["messages"] < lines
-    assert resumed["coverage"] == {"day": days[0].isoformat(), "extended": True}
-    assert first + drain(batch, sqs, queue_url, queue_arn) >= lines
+    assert code == 0 and resumed["files"]["alreadyDone"] == len(keys)
+    assert resumed["sent"] == lines - sum(sizes[: first + 1])
+    assert resumed["coverage"] == {"day": held[0].isoformat(), "extended": True}
+    assert recorded + drain(batch, sqs, queue_url, queue_arn) >= lines
+    assert not (tmp_path / "checkpoint.json.parts").exists()  # the spill is deleted once sent
     after_once = _views(dynamodb, table)
 
     # Again from another machine (no checkpoint): everything re-sent, nothing counted twice.
@@ -189,7 +203,7 @@ def test_backfill_overlapping_live_traffic_twice_counts_once(
         "backfill", ARCHIVE, "--apply", "--queue-url", queue_url,
         "--checkpoint", str(tmp_path / "other.json"),
     )  # fmt: skip
-    assert code == 0 and again["messages"] == lines and again["coverage"]["extended"] is False
+    assert code == 0 and again["sent"] == lines and again["coverage"]["extended"] is False
     assert drain(batch, sqs, queue_url, queue_arn) == lines
     views = _views(dynamodb, table)
     assert views == after_once
@@ -218,7 +232,7 @@ def test_backfill_overlapping_live_traffic_twice_counts_once(
         assert len(rows) == 1 and rows[0]["reasons"][0].startswith(reason), (line, rows)
     (missing,) = [r for r in kept if r["messageId"] == no_ids["messageId"]]
     assert any("userId or anonymousId" in reason for reason in missing["reasons"])
-    assert load_coverage(dynamodb, table) == days[0].isoformat()
+    assert load_coverage(dynamodb, table) == held[0].isoformat()
 
 
 def _noon(day: Any) -> datetime:
@@ -328,16 +342,16 @@ def test_progress_redraws_on_a_terminal_and_prints_lines_elsewhere(monkeypatch) 
     clock = {"now": 100.0}
     monkeypatch.setattr(bf.time, "monotonic", lambda: clock["now"])
     plain, tty = io.StringIO(), _Terminal()
-    bars = [bf.Progress(stream, files=4, total_bytes=1000, verb="sent") for stream in (plain, tty)]
+    bars = [bf.Progress(stream, "files", 4, "sending") for stream in (plain, tty)]
     for step in range(1, 41):  # 40 updates, 0.1 s apart: 4 s
         clock["now"] += 0.1
         for bar in bars:
-            bar.update(step // 10, step * 100, step * 25)
+            bar.update(step // 10, step * 100, step / 40)
     for bar in bars:
-        bar.update(4, 4000, 1000, final=True)
+        bar.update(4, 4000, 1.0, final=True)
     assert plain.getvalue().count("\n") == 2  # the first at once, then one per 10 s, the final
-    assert "4/4 files  4,000 messages sent" in plain.getvalue()
+    assert "sending 4/4 files  4,000 messages  1,000/s" in plain.getvalue()
     redraws = tty.getvalue().count("\r")
-    assert 12 <= redraws <= 18 and tty.getvalue().endswith("ETA 00:00:00\n")
-    halfway = bars[0].line(2, 2000, 500)
-    assert "[############            ]" in halfway and "ETA" in halfway
+    assert 14 <= redraws <= 18 and tty.getvalue().endswith("ETA 00:00:00\n")
+    halfway = bars[0].line(2, 2000, 0.5)
+    assert "[############            ]" in halfway and "ETA 00:00:04" in halfway

@@ -18,19 +18,22 @@ queue is filled. The one table write is ``table.coverage.extend_coverage`` after
   valid JSON ..."), like any rejection. A line SQS cannot carry (over 256 KiB, not UTF-8, or with
   characters SQS refuses) is not sent: it is counted and named (file and line number, never its
   content) in the report.
-- Lines are grouped by user (``userId``, else ``anonymousId``) within a window of ``window_lines``
-  lines read in received-day order, so that a user's messages of many days reach the batch
-  function together: the late path (``record/late.py``) then writes one transaction per user and
-  batch, whose cost is shared by every message of that user in the batch (bench/backfill_cost.py).
-  Correctness never depends on the grouping or on SQS's order.
+- Lines are grouped by user (``userId``, else ``anonymousId``) over the whole run, so that a
+  user's messages of many days reach the batch function together: the late path
+  (``record/late.py``) writes one transaction per user and batch, whose cost (a bucket per day, the
+  rollup, a catalog item per name, x2) is then shared by all of that user's messages in the batch
+  (bench/backfill_cost.py). In the archive's own order a batch holds one message per user and pays
+  those items for each. Grouping a range of any size takes two phases: read (each line spilled,
+  gzipped, into the local partition of its user's hash) and send (one partition in memory at a
+  time, sorted by user). Correctness never depends on the grouping or on SQS's order.
 - SendMessageBatch: at most 10 entries and 256 KiB a request (SQS's quotas); entries SQS reports
   failed for a reason of its own (``SenderFault`` false) are retried with back-off, up to
   ``SEND_ATTEMPTS``; a sender fault makes the line unsendable.
-- Checkpoint: a local JSON file records, per object (and its ETag), how many of its lines are in
-  windows that were completely sent, and whether it is done. It is written after every window, by
-  rename (never half-written). A re-run skips finished files and resumes a file after its last sent
-  window; what a crash sent twice is a duplicate, recorded once.
-- Progress on stderr: files done/total, messages, rate and ETA (by compressed bytes read), redrawn
+- Checkpoint: a local JSON file (``Checkpoint``), written by rename (never half-written) after each
+  object read and each partition sent. A re-run skips finished objects, cuts the partitions back
+  to their size after the last finished object, and sends the partitions not yet sent; what a
+  crash sent twice is a duplicate, recorded once.
+- Progress on stderr: files (then partitions) done/total, messages, rate and ETA (by bytes), redrawn
   at most ``Progress.TTY_EVERY`` seconds apart on a terminal, a plain line every
   ``Progress.PLAIN_EVERY`` seconds otherwise.
 """
@@ -42,6 +45,7 @@ import json
 import os
 import random
 import re
+import shutil
 import time
 import zlib
 from collections.abc import Callable, Iterator
@@ -56,7 +60,10 @@ from ..table.coverage import extend_coverage
 
 SQS_BATCH_ENTRIES = 10  # SendMessageBatch's maximum entries
 SQS_MAX_BYTES = 256 * 1024  # SQS's maximum message size, and a SendMessageBatch's total
-DEFAULT_WINDOW_LINES = 20_000  # lines grouped by user at once (~20-40 MB of Segment messages)
+PARTITION_BYTES = 64 * 1024 * 1024  # lines per spill partition (one is in memory at a time)
+COMPRESSION = 10  # how much Segment's gzipped JSON lines shrink (to size the partitions)
+MAX_PARTITIONS = 4096
+SPILL_BUFFER_BYTES = 8 * 1024 * 1024  # lines held per object before they are appended to disk
 DEFAULT_SENDERS = 4  # concurrent SendMessageBatch requests
 SEND_ATTEMPTS = 8  # per entry, after botocore's own retries of the whole request
 CHECKPOINT_VERSION = 1
@@ -162,15 +169,24 @@ def default_checkpoint(archive: Archive) -> str:
 
 
 class Checkpoint:
-    """Per object: ``{"etag", "lines", "done"}``: the lines (counted from the file's first,
-    blank ones included) that are in completely sent windows. Loaded from ``path`` if it exists;
-    written by ``save`` (write then rename). Raises BackfillError when the file is unreadable or
-    belongs to another archive."""
+    """The local record of a backfill (``--apply``), so that a re-run resumes where a crash left:
+
+    - ``files``: per object ``{"etag", "done"}``, set once all its lines are in the partitions;
+    - ``partitions``: how many spill partitions this backfill uses (fixed at its first run);
+    - ``sizes``: each partition file's size after the last finished object (a resume truncates the
+      partition to it, so an object read half-way before a crash is not spilled twice);
+    - ``sent``: the partitions completely sent (phase 2).
+
+    Loaded from ``path`` if it exists; written by ``save`` (write then rename, never half-written).
+    Raises BackfillError when the file is unreadable or belongs to another archive."""
 
     def __init__(self, path: str, archive: Archive) -> None:
         self.path = path
         self.archive = archive.url
         self.files: dict[str, dict[str, Any]] = {}
+        self.partitions = 0
+        self.sizes: list[int] = []
+        self.sent: list[int] = []
         if os.path.exists(path):
             try:
                 with open(path, encoding="utf-8") as handle:
@@ -185,20 +201,32 @@ class Checkpoint:
                     "pass --checkpoint with another path"
                 )
             self.files = dict(data.get("files") or {})
+            self.partitions = int(data.get("partitions") or 0)
+            self.sizes = [int(n) for n in data.get("sizes") or []]
+            self.sent = [int(n) for n in data.get("sent") or []]
 
-    def lines_done(self, file: ArchiveFile) -> int | None:
-        """Lines of ``file`` already sent (0: none), or None when the whole file is done. A file
-        whose ETag changed since starts over."""
+    @property
+    def parts_dir(self) -> str:
+        """Where the spill partitions live: beside the checkpoint, ``<path>.parts/``."""
+        return f"{self.path}.parts"
+
+    def part_path(self, index: int) -> str:
+        return os.path.join(self.parts_dir, f"{index:05d}.jsonl.gz")
+
+    def is_done(self, file: ArchiveFile) -> bool:
+        """Whether ``file`` (at this ETag: a changed object is read again) is in the partitions."""
         entry = self.files.get(file.key)
-        if not entry or entry.get("etag") != file.etag:
-            return 0
-        return None if entry.get("done") else int(entry.get("lines", 0))
-
-    def advance(self, file: ArchiveFile, lines: int, done: bool) -> None:
-        self.files[file.key] = {"etag": file.etag, "lines": lines, "done": done}
+        return bool(entry and entry.get("etag") == file.etag and entry.get("done"))
 
     def save(self) -> None:
-        data = {"version": CHECKPOINT_VERSION, "archive": self.archive, "files": self.files}
+        data = {
+            "version": CHECKPOINT_VERSION,
+            "archive": self.archive,
+            "files": self.files,
+            "partitions": self.partitions,
+            "sizes": self.sizes,
+            "sent": self.sent,
+        }
         directory = os.path.dirname(os.path.abspath(self.path))
         os.makedirs(directory, exist_ok=True)
         temporary = f"{self.path}.tmp"
@@ -299,35 +327,35 @@ class Progress:
     TTY_EVERY = 0.25  # seconds between redraws on a terminal (a few a second)
     PLAIN_EVERY = 10.0  # seconds between plain lines (a log, a CI job)
 
-    def __init__(self, stream: TextIO | None, files: int, total_bytes: int, verb: str) -> None:
+    def __init__(self, stream: TextIO | None, what: str, total: int, verb: str) -> None:
         self.stream = stream
         self.tty = bool(stream is not None and getattr(stream, "isatty", lambda: False)())
-        self.files = files
-        self.total_bytes = max(total_bytes, 1)
+        self.what = what  # "files" or "partitions"
+        self.total = total
         self.verb = verb
         self.started = time.monotonic()
-        self.drawn = 0.0
+        self.drawn: float | None = None
 
-    def line(self, files_done: int, messages: int, bytes_done: int) -> str:
+    def line(self, done: int, messages: int, share: float) -> str:
+        """``share``: the fraction of the work done (0..1), from which the ETA is extrapolated."""
         elapsed = max(time.monotonic() - self.started, 1e-6)
-        share = min(bytes_done / self.total_bytes, 1.0)
+        share = min(max(share, 0.0), 1.0)
         eta = elapsed * (1 - share) / share if share > 0 else None
-        eta_text = "--:--:--" if eta is None else time.strftime("%H:%M:%S", time.gmtime(eta))
-        bar = "#" * int(share * 24)
+        eta_text = "--:--:--" if eta is None else time.strftime("%H:%M:%S", time.gmtime(round(eta)))
         return (
-            f"[{bar:<24}] {files_done}/{self.files} files  {messages:,} messages {self.verb}  "
-            f"{messages / elapsed:,.0f}/s  ETA {eta_text}"
+            f"[{'#' * int(share * 24):<24}] {self.verb} {done}/{self.total} {self.what}  "
+            f"{messages:,} messages  {messages / elapsed:,.0f}/s  ETA {eta_text}"
         )
 
-    def update(self, files_done: int, messages: int, bytes_done: int, final: bool = False) -> None:
+    def update(self, done: int, messages: int, share: float, final: bool = False) -> None:
         if self.stream is None:
             return
         now = time.monotonic()
         every = self.TTY_EVERY if self.tty else self.PLAIN_EVERY
-        if not final and now - self.drawn < every:
+        if not final and self.drawn is not None and now - self.drawn < every:
             return
         self.drawn = now
-        text = self.line(files_done, messages, bytes_done)
+        text = self.line(done, messages, share)
         if self.tty:
             self.stream.write("\r\x1b[K" + text + ("\n" if final else ""))
         else:
@@ -338,7 +366,8 @@ class Progress:
 @dataclass
 class Report:
     """What a backfill found and did; ``as_dict`` is the CLI's ``--json`` output. Counts are of
-    this run (files skipped as done by an earlier run are ``files_already_done``)."""
+    this run: files read by an earlier run are ``files_already_done``, and ``messages`` are the
+    lines this run sent (dry: would send)."""
 
     archive: str
     applied: bool
@@ -354,9 +383,11 @@ class Report:
     compressed_bytes: int = 0
     lines: int = 0
     line_bytes: int = 0
-    messages: int = 0  # lines sent (or, dry, that would be sent)
-    not_json: int = 0  # of those, lines that are not a JSON object (kept as rejections)
+    messages: int = 0  # sendable lines read (dry: what would be sent)
+    sent: int = 0  # lines sent (phase 2, this run: a resumed run may send lines read before)
+    not_json: int = 0  # lines that are not a JSON object (sent: kept as rejected)
     unsendable: int = 0
+    partitions: int = 0
     sqs_requests: int = 0
     resent_entries: int = 0
     coverage_day: str | None = None
@@ -383,8 +414,10 @@ class Report:
             "bytes": {"compressed": self.compressed_bytes, "lines": self.line_bytes},
             "lines": self.lines,
             "messages": self.messages,
+            "sent": self.sent,
             "notJson": self.not_json,
             "unsendable": self.unsendable,
+            "partitions": self.partitions,
             "sqsRequests": self.sqs_requests,
             "resentEntries": self.resent_entries,
             "coverage": {"day": self.coverage_day, "extended": self.coverage_extended},
@@ -392,27 +425,22 @@ class Report:
         }
 
 
-@dataclass
-class _Pending:
-    """A window's lines and, per file, how far it reached (lines, whether to the end)."""
-
-    bodies: list[tuple[str, str, ArchiveFile, int]] = field(default_factory=list)
-    reached: dict[str, tuple[ArchiveFile, int, bool]] = field(default_factory=dict)
-
-
 class Sender:
     """SendMessageBatch to one queue, retrying what SQS failed on its side; thread-safe."""
 
-    def __init__(self, sqs: Any, queue_url: str, sleep: Callable[[float], None] = time.sleep):
+    def __init__(
+        self, sqs: Any, queue_url: str, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
         self.sqs = sqs
         self.queue_url = queue_url
         self.sleep = sleep
 
-    def send(self, bodies: list[str]) -> tuple[int, int, list[tuple[int, str]]]:
-        """(requests made, entries resent, [(index in ``bodies``, SQS's code)] refused as the
-        sender's fault). Raises BackfillError when SQS still fails entries after SEND_ATTEMPTS."""
+    def send(self, bodies: list[str]) -> tuple[int, int, list[str]]:
+        """(requests made, entries resent, SQS's codes of the entries it refused as the sender's
+        fault). Raises BackfillError when SQS still fails entries after SEND_ATTEMPTS, or answers
+        an error no retry mends (no such queue, access denied)."""
         waiting = list(range(len(bodies)))
-        refused: list[tuple[int, str]] = []
+        refused: list[str] = []
         requests = resent = 0
         for attempt in range(SEND_ATTEMPTS):
             if attempt:
@@ -431,11 +459,10 @@ class Sender:
                 continue
             retry = []
             for failed in answer.get("Failed", []):
-                index = int(failed["Id"])
                 if failed.get("SenderFault"):
-                    refused.append((index, str(failed.get("Code", "refused"))))
+                    refused.append(str(failed.get("Code", "refused")))
                 else:
-                    retry.append(index)
+                    retry.append(int(failed["Id"]))
             waiting = sorted(retry)
             if not waiting:
                 return requests, resent, refused
@@ -443,6 +470,34 @@ class Sender:
             f"SendMessageBatch to {self.queue_url}: {len(waiting)} entries still failed after "
             f"{SEND_ATTEMPTS} attempts"
         )
+
+
+def partition_count(compressed_bytes: int) -> int:
+    """Spill partitions for ``compressed_bytes`` of archive: each ~``PARTITION_BYTES`` of lines
+    (Segment's files compress ~``COMPRESSION``x), at least 1, at most ``MAX_PARTITIONS``."""
+    wanted = -(-compressed_bytes * COMPRESSION // PARTITION_BYTES)
+    return max(1, min(MAX_PARTITIONS, wanted))
+
+
+def partition_of(key: str, partitions: int) -> int:
+    """A user key's partition: CRC-32 of its UTF-8 (stable across runs and machines)."""
+    return zlib.crc32(key.encode("utf-8", "surrogatepass")) % partitions
+
+
+class _Counter:
+    """SendMessageBatch requests a stream of bodies takes, packed as ``sqs_batches`` packs."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self._entries = SQS_BATCH_ENTRIES
+        self._bytes = 0
+
+    def add(self, length: int) -> None:
+        if self._entries == SQS_BATCH_ENTRIES or self._bytes + length > SQS_MAX_BYTES:
+            self.requests += 1
+            self._entries = self._bytes = 0
+        self._entries += 1
+        self._bytes += length
 
 
 def backfill(
@@ -455,24 +510,34 @@ def backfill(
     since: str | None = None,
     until: str | None = None,
     checkpoint_path: str | None = None,
-    window_lines: int = DEFAULT_WINDOW_LINES,
+    partitions: int | None = None,
     senders: int = DEFAULT_SENDERS,
     dynamodb: Any = None,
     table: str | None = None,
     progress: TextIO | None = None,
 ) -> Report:
     """Read the archive's ``.gz`` objects with a received day in [``since``, ``until``] (inclusive
-    ``yyyy-mm-dd``; None: unbounded) and enqueue each line on ``queue_url`` when ``apply``; a dry
-    run (the default) reads and counts the same, sends nothing and writes no checkpoint.
+    ``yyyy-mm-dd``; None: unbounded) and, with ``apply``, enqueue each line on ``queue_url``. A dry
+    run (the default) reads and counts the same, sends nothing and writes nothing.
 
-    With ``apply``: ``sqs`` and ``queue_url`` are required; a checkpoint at ``checkpoint_path``
-    (default ``default_checkpoint``) is read and written; after a run in which every file is done,
-    ``extend_coverage(dynamodb, table, first received day)`` when ``dynamodb`` and ``table`` are
-    given. Raises BackfillError (arguments, checkpoint, SQS), and what boto3 raises for S3 listing;
-    an object that cannot be read or decompressed is counted in ``files_failed`` and named.
+    ``apply`` works in two phases, both resumable from the checkpoint (``checkpoint_path``,
+    default ``default_checkpoint``):
+    1. read: each object's lines are spilled, gzipped, to the local partition of their user
+       (``partition_of``: ``partitions`` of them, default ``partition_count`` of the compressed
+       bytes), the checkpoint written after each object;
+    2. send: each partition is loaded, its lines grouped by user (received-day order kept within a
+       user) and sent with SendMessageBatch by ``senders`` threads, the checkpoint written after
+       each partition. Then the partitions are deleted and, when every object of the range is done,
+       ``extend_coverage(dynamodb, table, first received day)`` (if ``dynamodb`` and ``table``).
+
+    So a user's messages of the whole range reach the batch function together whatever the
+    archive's size, with one partition (~``PARTITION_BYTES``) in memory at a time; disk holds the
+    range's lines gzipped. Raises BackfillError (arguments, checkpoint, SQS), and what boto3
+    raises when listing S3; an object that cannot be read or decompressed is counted in
+    ``files_failed``, named in ``problems``, and read again by the next run.
     """
-    if window_lines < 1 or senders < 1:
-        raise BackfillError("window lines and senders must be at least 1")
+    if senders < 1 or (partitions is not None and not 1 <= partitions <= MAX_PARTITIONS):
+        raise BackfillError(f"senders must be >= 1 and partitions 1..{MAX_PARTITIONS}")
     if since and until and since > until:
         raise BackfillError(f"--since {since} is after --until {until}")
     if apply and not (sqs and queue_url):
@@ -487,94 +552,163 @@ def backfill(
     if files:
         report.first_day, report.last_day = files[0].day, files[-1].day
         report.days = len({f.day for f in files})
-    todo = []
-    for file in files:
-        done = checkpoint.lines_done(file)
-        if done is None:
-            report.files_already_done += 1
-        else:
-            todo.append((file, done))
-    total_bytes = sum(f.size for f, _ in todo)
-    bar = Progress(progress, len(todo), total_bytes, "sent" if apply else "counted")
+    todo = [f for f in files if not (apply and checkpoint.is_done(f))]
+    report.files_already_done = len(files) - len(todo)
+    if not apply:
+        _read(s3, archive, todo, report, None, progress)
+        return report
+    assert sqs is not None and queue_url is not None
+    sender = Sender(sqs, queue_url)
+    if checkpoint.sent:  # a crash during phase 2: finish sending before reading more
+        _send(checkpoint, sender, senders, report, progress)
+    if todo:
+        if not checkpoint.partitions:
+            checkpoint.partitions = partitions or partition_count(sum(f.size for f in todo))
+            checkpoint.sizes = [0] * checkpoint.partitions
+        _truncate(checkpoint)
+        _read(s3, archive, todo, report, checkpoint, progress)
+    if checkpoint.partitions:  # read now or before a crash, not sent yet
+        _send(checkpoint, sender, senders, report, progress)
+    report.partitions = checkpoint.partitions or report.partitions
+    if report.files_failed == 0 and files and dynamodb is not None and table:
+        report.coverage_day = files[0].day
+        report.coverage_extended = extend_coverage(dynamodb, table, files[0].day)
+    return report
+
+
+def _truncate(checkpoint: Checkpoint) -> None:
+    """Cut each partition back to its size after the last finished object (resume)."""
+    os.makedirs(checkpoint.parts_dir, exist_ok=True)
+    for index, size in enumerate(checkpoint.sizes):
+        path = checkpoint.part_path(index)
+        actual = os.path.getsize(path) if os.path.exists(path) else 0
+        if actual < size:
+            raise BackfillError(
+                f"{path} is shorter than {checkpoint.path} recorded: the read lines are gone; "
+                "delete the checkpoint to read the archive again"
+            )
+        if actual > size:
+            with open(path, "r+b") as handle:
+                handle.truncate(size)
+
+
+def _read(
+    s3: Any,
+    archive: Archive,
+    todo: list[ArchiveFile],
+    report: Report,
+    checkpoint: Checkpoint | None,
+    progress: TextIO | None,
+) -> None:
+    """Phase 1 (or the whole dry run): read ``todo``; spill into ``checkpoint``'s partitions."""
+    total_bytes = max(sum(f.size for f in todo), 1)
+    bar = Progress(progress, "files", len(todo), "reading" if checkpoint else "counting")
     read_bytes = [0]
-    sender = Sender(sqs, queue_url) if apply and sqs and queue_url else None
-    pool = ThreadPoolExecutor(senders) if sender else None
-    pending = _Pending()
+    counter = _Counter()
 
     def count_read(n: int) -> None:
         read_bytes[0] += n
 
-    def flush() -> None:
-        grouped = sorted(pending.bodies, key=lambda entry: entry[0])  # stable: file order kept
-        bodies = [body for _, body, _, _ in grouped]
-        origins = [(origin, number) for _, _, origin, number in grouped]
-        batches = sqs_batches(bodies)
-        if sender and pool:
-            offsets, start = [], 0
-            for batch in batches:
-                offsets.append(start)
-                start += len(batch)
-            for offset, (requests, resent, refused) in zip(
-                offsets, pool.map(sender.send, batches), strict=True
+    for file in todo:
+        spill: dict[int, list[bytes]] = {}
+        spilled = 0
+        try:
+            body = s3.get_object(Bucket=archive.bucket, Key=file.key)["Body"]
+            for number, line in archive_lines(_CountingReader(body, count_read)):
+                report.lines += 1
+                reason, text = unsendable_reason(line)
+                if reason is not None or line is None:
+                    report.unsendable += 1
+                    report.problem(file=file.key, line=number, reason=reason)
+                    continue
+                key = user_key(text)
+                report.not_json += key is None
+                report.messages += 1
+                report.line_bytes += len(line)
+                counter.add(len(line))
+                if checkpoint is not None:
+                    spill.setdefault(partition_of(key or "", checkpoint.partitions), []).append(
+                        line
+                    )
+                    spilled += len(line)
+                    if spilled >= SPILL_BUFFER_BYTES:
+                        _spill(checkpoint, spill)
+                        spill, spilled = {}, 0
+                bar.update(report.files_done, report.messages, read_bytes[0] / total_bytes)
+            body.close()
+        except (OSError, EOFError, zlib.error) as exc:
+            report.files_failed += 1
+            report.problem(file=file.key, reason=f"unreadable: {type(exc).__name__}: {exc}")
+            if checkpoint is not None:
+                _truncate(checkpoint)  # what this object spilled goes; the next run reads it
+            continue
+        except ClientError as exc:  # S3 refused the object (gone, no access): the others go on
+            report.files_failed += 1
+            code = exc.response.get("Error", {}).get("Code", "error")
+            report.problem(file=file.key, reason=f"GetObject: {code}")
+            if checkpoint is not None:
+                _truncate(checkpoint)
+            continue
+        if checkpoint is not None:
+            _spill(checkpoint, spill)
+            checkpoint.files[file.key] = {"etag": file.etag, "done": True}
+            checkpoint.save()
+        report.files_done += 1
+        report.compressed_bytes += file.size
+    if checkpoint is None:
+        report.sqs_requests = counter.requests  # what sending would take (before grouping)
+    bar.update(report.files_done, report.messages, 1.0, final=True)
+
+
+def _spill(checkpoint: Checkpoint, spill: dict[int, list[bytes]]) -> None:
+    """Append each partition's lines as one gzip member; record the partitions' new sizes."""
+    for index, lines in sorted(spill.items()):
+        path = checkpoint.part_path(index)
+        with open(path, "ab") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as out:
+            out.write(b"\n".join(lines) + b"\n")
+        checkpoint.sizes[index] = os.path.getsize(path)
+
+
+def _send(
+    checkpoint: Checkpoint,
+    sender: Sender,
+    senders: int,
+    report: Report,
+    progress: TextIO | None,
+) -> None:
+    """Phase 2: each partition not yet sent, its lines grouped by user, then the spill deleted."""
+    total_bytes = max(sum(checkpoint.sizes), 1)
+    done_bytes = sum(checkpoint.sizes[i] for i in checkpoint.sent)
+    bar = Progress(progress, "partitions", checkpoint.partitions, "sending")
+    messages = 0
+    with ThreadPoolExecutor(senders) as pool:
+        for index in range(checkpoint.partitions):
+            if index in checkpoint.sent:
+                continue
+            path = checkpoint.part_path(index)
+            texts: list[tuple[str, str]] = []
+            if checkpoint.sizes[index]:
+                with open(path, "rb") as raw:
+                    for _, line in archive_lines(raw):
+                        text = (line or b"").decode("utf-8")
+                        texts.append((user_key(text) or "", text))
+            texts.sort(key=lambda entry: entry[0])  # stable: received-day order within a user
+            for requests, resent, refused in pool.map(
+                sender.send, sqs_batches([text for _, text in texts])
             ):
                 report.sqs_requests += requests
                 report.resent_entries += resent
-                for index, code in refused:
-                    origin, number = origins[offset + index]
-                    report.messages -= 1
+                for code in refused:
                     report.unsendable += 1
-                    report.problem(file=origin.key, line=number, reason=f"SQS refused it: {code}")
-            for file, lines, done in pending.reached.values():
-                checkpoint.advance(file, lines, done)
+                    report.problem(partition=index, reason=f"SQS refused a line: {code}")
+            messages += len(texts)
+            checkpoint.sent.append(index)
             checkpoint.save()
-        else:
-            report.sqs_requests += len(batches)
-        pending.bodies.clear()
-        pending.reached.clear()
-
-    try:
-        for file, skip in todo:
-            last = skip
-            try:
-                body = s3.get_object(Bucket=archive.bucket, Key=file.key)["Body"]
-                stream = _CountingReader(body, count_read)
-                for number, line in archive_lines(stream, skip):
-                    last = number
-                    report.lines += 1
-                    reason, text = unsendable_reason(line)
-                    if reason is not None:
-                        report.unsendable += 1
-                        report.problem(file=file.key, line=number, reason=reason)
-                    else:
-                        key = user_key(text)
-                        report.not_json += key is None
-                        report.messages += 1
-                        report.line_bytes += len(line or b"")
-                        pending.bodies.append((key or "", text, file, number))
-                    pending.reached[file.key] = (file, number, False)
-                    if len(pending.bodies) >= window_lines:
-                        flush()
-                    bar.update(report.files_done, report.messages, read_bytes[0])
-                body.close()
-            except (OSError, EOFError, zlib.error) as exc:
-                report.files_failed += 1
-                report.problem(file=file.key, reason=f"unreadable: {type(exc).__name__}: {exc}")
-                pending.reached[file.key] = (file, last, False)
-                continue
-            except ClientError as exc:  # S3 refused the object (gone, no access): others go on
-                report.files_failed += 1
-                code = exc.response.get("Error", {}).get("Code", "error")
-                report.problem(file=file.key, reason=f"GetObject: {code}")
-                continue
-            pending.reached[file.key] = (file, last, True)
-            report.files_done += 1
-            report.compressed_bytes += file.size
-        flush()
-    finally:
-        if pool:
-            pool.shutdown(wait=True)
-        bar.update(report.files_done, report.messages, read_bytes[0], final=True)
-    if apply and report.files_failed == 0 and files and dynamodb is not None and table:
-        report.coverage_day = files[0].day
-        report.coverage_extended = extend_coverage(dynamodb, table, files[0].day)
-    return report
+            done_bytes += checkpoint.sizes[index]
+            bar.update(len(checkpoint.sent), messages, done_bytes / total_bytes)
+    report.sent += messages
+    bar.update(len(checkpoint.sent), messages, 1.0, final=True)
+    report.partitions = checkpoint.partitions
+    shutil.rmtree(checkpoint.parts_dir, ignore_errors=True)
+    checkpoint.partitions, checkpoint.sizes, checkpoint.sent = 0, [], []
+    checkpoint.save()
