@@ -27,6 +27,7 @@ from support.cli import run_json
 from support.delivery import TODAY, deliver
 from support.late_history import expected_usage
 from support.moto_server import boto3_client
+from support.moto_sqs_speed import patch_moto_sqs_receive
 
 BUCKET = "acme-segment-archive"
 ARCHIVE = f"s3://{BUCKET}/segment-logs/{sm.SOURCE_ID}/"
@@ -123,6 +124,7 @@ def _lines_per_partition(history: list[Any], malformed: list[bytes], other: Any)
 def test_backfill_overlapping_live_traffic_twice_counts_once(
     cli_env, moto_url, make_runtime, dynamodb, table, tmp_path, monkeypatch
 ) -> None:
+    patch_moto_sqs_receive()  # moto's receive time grows with the queue; SQS's does not
     s3 = boto3_client("s3", moto_url)
     s3.create_bucket(Bucket=BUCKET)
     sqs, queue_url, queue_arn = _queue(moto_url, f"buffer-{table}")
