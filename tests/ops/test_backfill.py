@@ -276,6 +276,33 @@ def test_since_and_until_pick_received_days(cli_env, moto_url, tmp_path) -> None
     assert report["days"]["first"] == days[1].isoformat()
 
 
+def test_a_damaged_object_is_named_and_read_again(cli_env, moto_url, dynamodb, table, tmp_path):
+    s3 = boto3_client("s3", moto_url)
+    s3.create_bucket(Bucket="damaged")
+    sqs, queue_url, _ = _queue(moto_url, f"damaged-{table}")
+    days = [TODAY - timedelta(days=back) for back in (60, 50, 40)]
+    history = sa.traffic(days, users=sa.USERS[:4], active_share=1.0)
+    keys = sa.write_archive(s3, "damaged", history, files_per_day=1)
+    good = s3.get_object(Bucket="damaged", Key=keys[1])["Body"].read()
+    s3.put_object(Bucket="damaged", Key=keys[1], Body=good[: len(good) // 2])  # cut short
+    per_day = [sum(sa.received_day(m) == day for m in history) for day in days]
+    argv = ["backfill", "s3://damaged/segment-logs/", "--apply", "--queue-url", queue_url,
+            "--checkpoint", str(tmp_path / "c.json")]  # fmt: skip
+
+    code, report = run_json(*argv)
+    assert code == 1 and report["files"]["failed"] == 1 and report["files"]["done"] == 2
+    (problem,) = report["problems"]
+    assert problem["file"] == keys[1] and problem["reason"].startswith("unreadable: EOFError")
+    assert report["sent"] == per_day[0] + per_day[2] == _waiting(sqs, queue_url)
+    assert report["coverage"]["day"] is None and load_coverage(dynamodb, table) is None
+
+    s3.put_object(Bucket="damaged", Key=keys[1], Body=good)  # the object mended (a new ETag)
+    code, report = run_json(*argv)
+    assert code == 0 and report["files"]["alreadyDone"] == 2 and report["sent"] == per_day[1]
+    assert _waiting(sqs, queue_url) == len(history)
+    assert load_coverage(dynamodb, table) == days[0].isoformat()
+
+
 # -- the pieces, as properties ------------------------------------------------------------------
 LINE = st.text(
     alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\n\r"), max_size=60

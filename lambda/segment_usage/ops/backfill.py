@@ -612,6 +612,7 @@ def _read(
     for file in todo:
         spill: dict[int, list[bytes]] = {}
         spilled = 0
+        committed = list(checkpoint.sizes) if checkpoint is not None else []
         try:
             body = s3.get_object(Bucket=archive.bucket, Key=file.key)["Body"]
             for number, line in archive_lines(_CountingReader(body, count_read)):
@@ -639,14 +640,16 @@ def _read(
         except (OSError, EOFError, zlib.error) as exc:
             report.files_failed += 1
             report.problem(file=file.key, reason=f"unreadable: {type(exc).__name__}: {exc}")
-            if checkpoint is not None:
-                _truncate(checkpoint)  # what this object spilled goes; the next run reads it
+            if checkpoint is not None:  # what this object spilled goes; the next run reads it
+                checkpoint.sizes = committed
+                _truncate(checkpoint)
             continue
         except ClientError as exc:  # S3 refused the object (gone, no access): the others go on
             report.files_failed += 1
             code = exc.response.get("Error", {}).get("Code", "error")
             report.problem(file=file.key, reason=f"GetObject: {code}")
             if checkpoint is not None:
+                checkpoint.sizes = committed
                 _truncate(checkpoint)
             continue
         if checkpoint is not None:
