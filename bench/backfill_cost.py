@@ -165,6 +165,7 @@ def _measure(cfg: dict[str, Any]) -> dict[str, Any]:
                 "wcu_per_message": spent.total_wcu / n,
                 "dynamodb_requests_per_message": sum(spent.requests.values()) / n,
                 "transactions_per_message": spent.requests["TransactWriteItems"] / n,
+                "wcu_per_message_by_operation": {op: w / n for op, w in sorted(spent.wcu.items())},
                 "send_requests_per_message": sent["SendMessageBatch"] / n,
                 "poll_requests_per_message": (
                     polled["ReceiveMessage"] + polled["DeleteMessageBatch"]

@@ -18,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from segment_usage.cli import main
 from segment_usage.ops import backfill as bf
 from segment_usage.read.view import Reader
 from segment_usage.table.coverage import load_coverage
@@ -129,7 +130,7 @@ def test_backfill_overlapping_live_traffic_twice_counts_once(
     s3.create_bucket(Bucket=BUCKET)
     sqs, queue_url, queue_arn = _queue(moto_url, f"buffer-{table}")
     days = [TODAY - timedelta(days=back) for back in range(40, 0, -1)]  # 40 days to yesterday
-    history = sa.traffic(days, active_share=0.3)
+    history = sa.traffic(days, active_share=0.2)
     overlap = TODAY - timedelta(days=1)  # live traffic recorded first, then in the archive too
     live = [m for m in history if sa.received_day(m) == overlap and m["userId"] != ERASED]
     # half of that day came live (the archive holds it too), and one message only live (its
@@ -274,6 +275,14 @@ def test_since_and_until_pick_received_days(cli_env, moto_url, tmp_path) -> None
     )  # fmt: skip
     assert code == 0 and report["days"]["count"] == 1 and report["files"]["total"] == 1
     assert report["days"]["first"] == days[1].isoformat()
+    out = io.StringIO()  # what an operator reads without --json
+    assert main(["backfill", "s3://days-bucket/segment-logs/", "--no-progress"], out) == 0
+    text = out.getvalue()
+    assert (
+        "3 received days" in text
+        and "would send" in text
+        and text.endswith("(dry run: pass --apply to send)\n")
+    )
 
 
 def test_a_damaged_object_is_named_and_read_again(cli_env, moto_url, dynamodb, table, tmp_path):
