@@ -32,7 +32,10 @@ from typing import Any
 
 import writer_today  # noqa: F401  (pins the writer's today: see that module)
 
-FULL = {"users": 40, "days": 60, "gap_days": 40}
+# Sized for moto, whose SendMessage counts the whole queue and whose TransactWriteItems copies the
+# whole table (time quadratic in the load): ~750 messages take minutes. Per-message costs depend on
+# each user's messages per batch, not on the number of users, so more users would not change them.
+FULL = {"users": 16, "days": 40, "gap_days": 40}
 QUICK = {"users": 8, "days": 12, "gap_days": 40}
 BATCH = 100  # the module's default SQS batch size for the batch function
 GOAL_WCU = 1.5
@@ -249,3 +252,12 @@ def render(result: dict[str, Any]) -> list[str]:
         f"{g['poll_requests_per_message'] * 1e6:,.0f} ReceiveMessage + DeleteMessageBatch"
     )
     return lines
+
+
+if __name__ == "__main__":  # this section alone, at any size (users, days):
+    # PYTHONPATH=lambda:tests .venv/bin/python bench/backfill_cost.py 40 60
+    import sys
+
+    if len(sys.argv) == 3:
+        FULL.update(users=int(sys.argv[1]), days=int(sys.argv[2]))
+    print("\n".join(render(measure())))
