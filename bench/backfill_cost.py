@@ -69,6 +69,7 @@ def _measure(cfg: dict[str, Any]) -> dict[str, Any]:
 
     from meter import WriteMeter
     from segment_usage.handler import Runtime
+    from segment_usage.ops import archive as arc
     from segment_usage.ops import backfill as bf
     from segment_usage.read.view import Reader
     from segment_usage.settings import Settings
@@ -96,7 +97,7 @@ def _measure(cfg: dict[str, Any]) -> dict[str, Any]:
         s3.create_bucket(Bucket=BUCKET)
         keys = sa.write_archive(s3, BUCKET, history, files_per_day=3)
         out["files"] = len(keys)
-        archive = bf.Archive.parse(f"s3://{BUCKET}/segment-logs/")
+        archive = arc.Archive.parse(f"s3://{BUCKET}/segment-logs/")
 
         def load(variant: str) -> dict[str, Any]:
             probe = boto3_client("dynamodb", None)
@@ -112,9 +113,9 @@ def _measure(cfg: dict[str, Any]) -> dict[str, Any]:
                 "Attributes"
             ]["QueueArn"]
             if variant == "archive_order":
-                for file in bf.list_archive(s3, archive)[0]:
+                for file in arc.list_archive(s3, archive)[0]:
                     body = s3.get_object(Bucket=BUCKET, Key=file.key)["Body"]
-                    lines = [line.decode() for _, line in bf.archive_lines(body) if line]
+                    lines = [line.decode() for _, line in arc.archive_lines(body) if line]
                     for batch in bf.sqs_batches(lines):
                         entries = [{"Id": str(i), "MessageBody": b} for i, b in enumerate(batch)]
                         sender.send_message_batch(QueueUrl=url, Entries=entries)

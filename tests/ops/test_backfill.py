@@ -19,7 +19,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from segment_usage.cli import main
+from segment_usage.ops import archive as arc
 from segment_usage.ops import backfill as bf
+from segment_usage.ops import progress
 from segment_usage.read.view import Reader
 from segment_usage.table.coverage import load_coverage
 from support import segment_archive as sa
@@ -167,7 +169,7 @@ def test_backfill_overlapping_live_traffic_twice_counts_once(
     assert load_coverage(dynamodb, table) is None
 
     # --apply, killed while reading (after 5 objects): nothing sent, those 5 checkpointed.
-    archive = bf.Archive.parse(ARCHIVE)
+    archive = arc.Archive.parse(ARCHIVE)
     apply = {"queue_url": queue_url, "apply": True, "checkpoint_path": str(checkpoint),
              "dynamodb": dynamodb, "table": table}  # fmt: skip
     reading = boto3_client("s3", moto_url)
@@ -328,7 +330,7 @@ def test_archive_lines_are_every_non_blank_line_numbered(lines, cuts, skip) -> N
     data = [line.encode("utf-8") for line in lines]
     edges = sorted({0, len(data), *[c for c in cuts if c <= len(data)]})
     blob = b"".join(sa.gzip_lines(data[a:b]) for a, b in itertools.pairwise(edges))
-    got = list(bf.archive_lines(io.BytesIO(blob or gzip.compress(b"")), skip))
+    got = list(arc.archive_lines(io.BytesIO(blob or gzip.compress(b"")), skip))
     want = [(n, line) for n, line in enumerate(data, start=1) if n > skip and line.strip()]
     assert got == want
 
@@ -336,7 +338,7 @@ def test_archive_lines_are_every_non_blank_line_numbered(lines, cuts, skip) -> N
 def test_a_line_over_sqs_limit_is_named_not_held() -> None:
     long = b'{"type":"track","pad":"' + b"x" * (bf.SQS_MAX_BYTES + 10) + b'"}'
     blob = sa.gzip_lines([b'{"type":"page"}', long, b'{"type":"screen"}'])
-    got = list(bf.archive_lines(io.BytesIO(blob)))
+    got = list(arc.archive_lines(io.BytesIO(blob)))
     assert got == [(1, b'{"type":"page"}'), (2, None), (3, b'{"type":"screen"}')]
     assert bf.unsendable_reason(None)[0] == "longer than SQS's 256 KiB message limit"
     assert bf.unsendable_reason(b"\xff\xfe")[0] == "not UTF-8"
@@ -358,9 +360,9 @@ def test_sqs_batches_keep_order_and_sqs_quotas(sizes) -> None:
 def test_received_day_folder_is_the_utc_day(moment) -> None:
     day = moment.date()
     key = f"segment-logs/src/{sa.day_folder(day)}/1.abc.gz"
-    assert bf.received_day(key) == day.isoformat()
-    assert bf.received_day(key[:-3]) is None  # not .gz
-    assert bf.received_day(f"segment-logs/src/{day.isoformat()}/1.gz") is None  # not ms
+    assert arc.received_day(key) == day.isoformat()
+    assert arc.received_day(key[:-3]) is None  # not .gz
+    assert arc.received_day(f"segment-logs/src/{day.isoformat()}/1.gz") is None  # not ms
 
 
 @given(st.sampled_from(["userId", "anonymousId"]), st.text(min_size=1, max_size=20))
@@ -378,9 +380,9 @@ class _Terminal(io.StringIO):
 
 def test_progress_redraws_on_a_terminal_and_prints_lines_elsewhere(monkeypatch) -> None:
     clock = {"now": 100.0}
-    monkeypatch.setattr(bf.time, "monotonic", lambda: clock["now"])
+    monkeypatch.setattr(progress.time, "monotonic", lambda: clock["now"])
     plain, tty = io.StringIO(), _Terminal()
-    bars = [bf.Progress(stream, "files", 4, "sending") for stream in (plain, tty)]
+    bars = [progress.Progress(stream, "files", 4, "sending") for stream in (plain, tty)]
     for step in range(1, 41):  # 40 updates, 0.1 s apart: 4 s
         clock["now"] += 0.1
         for bar in bars:

@@ -48,15 +48,24 @@ import re
 import shutil
 import time
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any, TextIO
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ..table.coverage import extend_coverage
+from .archive import (
+    Archive,
+    ArchiveFile,
+    BackfillError,
+    CountingReader,
+    archive_lines,
+    list_archive,
+)
+from .progress import Progress
 
 SQS_BATCH_ENTRIES = 10  # SendMessageBatch's maximum entries
 SQS_MAX_BYTES = 256 * 1024  # SQS's maximum message size, and a SendMessageBatch's total
@@ -68,7 +77,6 @@ DEFAULT_SENDERS = 4  # concurrent SendMessageBatch requests
 SEND_ATTEMPTS = 8  # per entry, after botocore's own retries of the whole request
 CHECKPOINT_VERSION = 1
 MAX_NAMED_PROBLEMS = 100  # unsendable lines and unreadable files named in the report; all counted
-_DAY_FOLDER = re.compile(r"^\d{13}$")  # Unix milliseconds (13 digits from 2001 to 2286)
 # SQS errors no retry mends: the queue is wrong or this identity may not send to it.
 _FINAL_SQS_ERRORS = frozenset(
     {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist", "AccessDenied",
@@ -76,57 +84,6 @@ _FINAL_SQS_ERRORS = frozenset(
 )  # fmt: skip
 # Characters an SQS message body may hold (SQS's MessageBody documentation): the rest is refused.
 _NOT_SQS = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-
-
-class BackfillError(Exception):
-    """What stops a backfill: a bad argument, an unusable checkpoint, SQS refusing a batch after
-    ``SEND_ATTEMPTS``. The message says what and where; what was sent before stays sent and
-    checkpointed, so the same command resumes."""
-
-
-@dataclass(frozen=True)
-class Archive:
-    """Where the archive is: ``bucket`` and ``prefix`` (``""`` or ending ``/``)."""
-
-    bucket: str
-    prefix: str
-
-    @classmethod
-    def parse(cls, url: str) -> Archive:
-        """``s3://BUCKET/PREFIX/`` (prefix optional). Raises BackfillError for anything else."""
-        match = re.match(r"^s3://([a-z0-9][a-z0-9.\-]{1,61}[a-z0-9])(?:/(.*))?$", url.strip())
-        if not match:
-            raise BackfillError(
-                f"{url!r} is not an S3 URL: expected s3://BUCKET/PREFIX/ (e.g. "
-                "s3://my-archive/segment-logs/<source-id>/)"
-            )
-        prefix = match.group(2) or ""
-        if prefix and not prefix.endswith("/"):
-            prefix += "/"
-        return cls(match.group(1), prefix)
-
-    @property
-    def url(self) -> str:
-        return f"s3://{self.bucket}/{self.prefix}"
-
-
-@dataclass(frozen=True)
-class ArchiveFile:
-    """One archived object: its key, received day (``yyyy-mm-dd``, UTC), size in bytes, ETag."""
-
-    key: str
-    day: str
-    size: int
-    etag: str
-
-
-def received_day(key: str) -> str | None:
-    """The UTC received day (``yyyy-mm-dd``) of an archive key ``.../<received-day-ms>/<f>.gz``,
-    or None when the key is not in Segment's layout (the folder must be 13 digits of Unix ms)."""
-    parts = key.split("/")
-    if len(parts) < 2 or not parts[-1].endswith(".gz") or not _DAY_FOLDER.match(parts[-2]):
-        return None
-    return datetime.fromtimestamp(int(parts[-2]) / 1000, UTC).date().isoformat()
 
 
 def parse_day(text: str | None, flag: str) -> str | None:
@@ -137,29 +94,6 @@ def parse_day(text: str | None, flag: str) -> str | None:
         return date.fromisoformat(text.strip()).isoformat()
     except ValueError as exc:
         raise BackfillError(f"{flag}: {text!r} is not a day (yyyy-mm-dd)") from exc
-
-
-def list_archive(
-    s3: Any, archive: Archive, since: str | None = None, until: str | None = None
-) -> tuple[list[ArchiveFile], int]:
-    """(files in the day range, oldest day first; objects skipped as not in Segment's layout).
-    ``since`` and ``until`` are inclusive ``yyyy-mm-dd`` days. One ListObjectsV2 per 1,000 keys."""
-    files: list[ArchiveFile] = []
-    skipped = 0
-    pages = s3.get_paginator("list_objects_v2").paginate(
-        Bucket=archive.bucket, Prefix=archive.prefix
-    )
-    for page in pages:
-        for obj in page.get("Contents", []):
-            day = received_day(obj["Key"])
-            if day is None:
-                skipped += 1
-                continue
-            if (since and day < since) or (until and day > until):
-                continue
-            files.append(ArchiveFile(obj["Key"], day, int(obj["Size"]), obj.get("ETag", "")))
-    files.sort(key=lambda f: (f.day, f.key))
-    return files, skipped
 
 
 def default_checkpoint(archive: Archive) -> str:
@@ -237,44 +171,6 @@ class Checkpoint:
         os.replace(temporary, self.path)
 
 
-class _CountingReader:
-    """A stream's ``read`` that counts the bytes read (compressed bytes, for the ETA)."""
-
-    def __init__(self, stream: Any, count: Callable[[int], None]) -> None:
-        self.stream = stream
-        self.count = count
-
-    def read(self, size: int = -1) -> bytes:
-        chunk = self.stream.read(size)
-        self.count(len(chunk))
-        return chunk
-
-
-def archive_lines(stream: Any, skip: int = 0) -> Iterator[tuple[int, bytes | None]]:
-    """(line number from 1, the line without its newline) for each non-blank line of a gzipped
-    stream (several gzip members allowed), after the first ``skip`` lines; the line is None when
-    it is longer than SQS's 256 KiB (read in pieces, never held whole). Raises OSError, EOFError
-    or zlib.error for a damaged file."""
-    number = 0
-    with gzip.GzipFile(fileobj=stream, mode="rb") as lines:
-        while True:
-            line = lines.readline(SQS_MAX_BYTES + 1)
-            if not line:
-                return
-            number += 1
-            if len(line) > SQS_MAX_BYTES and not line.endswith(b"\n"):
-                while True:  # the rest of the over-long line
-                    more = lines.readline(SQS_MAX_BYTES)
-                    if not more or more.endswith(b"\n"):
-                        break
-                if number > skip:
-                    yield number, None
-                continue
-            line = line.rstrip(b"\r\n")
-            if number > skip and line.strip():
-                yield number, line
-
-
 def unsendable_reason(line: bytes | None) -> tuple[str | None, str]:
     """(why SQS cannot carry this line, or None; its text). SQS refuses bodies over 256 KiB and
     characters outside its allowed set (SQS MessageBody documentation)."""
@@ -318,49 +214,6 @@ def sqs_batches(bodies: list[str]) -> list[list[str]]:
         batches[-1].append(body)
         size += length
     return batches
-
-
-class Progress:
-    """Progress on a text stream (stderr): a bar redrawn in place on a terminal, plain lines
-    otherwise. ``update`` is cheap to call per line: it draws only when enough time passed."""
-
-    TTY_EVERY = 0.25  # seconds between redraws on a terminal (a few a second)
-    PLAIN_EVERY = 10.0  # seconds between plain lines (a log, a CI job)
-
-    def __init__(self, stream: TextIO | None, what: str, total: int, verb: str) -> None:
-        self.stream = stream
-        self.tty = bool(stream is not None and getattr(stream, "isatty", lambda: False)())
-        self.what = what  # "files" or "partitions"
-        self.total = total
-        self.verb = verb
-        self.started = time.monotonic()
-        self.drawn: float | None = None
-
-    def line(self, done: int, messages: int, share: float) -> str:
-        """``share``: the fraction of the work done (0..1), from which the ETA is extrapolated."""
-        elapsed = max(time.monotonic() - self.started, 1e-6)
-        share = min(max(share, 0.0), 1.0)
-        eta = elapsed * (1 - share) / share if share > 0 else None
-        eta_text = "--:--:--" if eta is None else time.strftime("%H:%M:%S", time.gmtime(round(eta)))
-        return (
-            f"[{'#' * int(share * 24):<24}] {self.verb} {done}/{self.total} {self.what}  "
-            f"{messages:,} messages  {messages / elapsed:,.0f}/s  ETA {eta_text}"
-        )
-
-    def update(self, done: int, messages: int, share: float, final: bool = False) -> None:
-        if self.stream is None:
-            return
-        now = time.monotonic()
-        every = self.TTY_EVERY if self.tty else self.PLAIN_EVERY
-        if not final and self.drawn is not None and now - self.drawn < every:
-            return
-        self.drawn = now
-        text = self.line(done, messages, share)
-        if self.tty:
-            self.stream.write("\r\x1b[K" + text + ("\n" if final else ""))
-        else:
-            self.stream.write(text + "\n")
-        self.stream.flush()
 
 
 @dataclass
@@ -615,7 +468,7 @@ def _read(
         committed = list(checkpoint.sizes) if checkpoint is not None else []
         try:
             body = s3.get_object(Bucket=archive.bucket, Key=file.key)["Body"]
-            for number, line in archive_lines(_CountingReader(body, count_read)):
+            for number, line in archive_lines(CountingReader(body, count_read)):
                 report.lines += 1
                 reason, text = unsendable_reason(line)
                 if reason is not None or line is None:
