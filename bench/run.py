@@ -32,6 +32,7 @@ for _path in (str(ROOT / "tests"), str(BENCH)):
     if _path not in sys.path:
         sys.path.insert(0, _path)
 
+import backfill_cost  # noqa: E402
 import cold_init  # noqa: E402
 import cpu_cost  # noqa: E402
 import late_bulk  # noqa: E402
@@ -248,6 +249,7 @@ def goals(results: dict[str, Any]) -> list[dict[str, Any]]:
     out += read_cost.goals(results.get("read_cost", {}))
     out += volume.goals(results.get("volume", {}))  # issue 10: bench/volume.py
     out += late_bulk.goals(results.get("late_bulk", {}))  # issue 20: bench/late_bulk.py
+    out += backfill_cost.goals(results.get("backfill", {}))  # issue 18: bench/backfill_cost.py
     return out
 
 
@@ -393,6 +395,7 @@ def render(results: dict[str, Any]) -> str:
     lines += read_cost.render(results.get("read_cost", {}))
     lines += volume.render(results.get("volume", {}))  # issue 10: bench/volume.py
     lines += late_bulk.render(results.get("late_bulk", {}))  # issue 20: bench/late_bulk.py
+    lines += backfill_cost.render(results.get("backfill", {}))  # issue 18: bench/backfill_cost.py
     add("")
     add("Goals")
     for goal in results["goals"]:
@@ -431,6 +434,7 @@ def main(argv: list[str] | None = None) -> int:
         package = zip_future.result()
     scale = guarded("volume", volume.measure, args.quick)  # issue 10: bench/volume.py
     late = guarded("late bulk", late_bulk.measure, args.quick)  # issue 20: bench/late_bulk.py
+    backfill = guarded("backfill", backfill_cost.measure, args.quick)  # issue 18
     cpu = guarded("cpu", cpu_cost.measure, work.messages, cfg["cpu_repeats"])
     init = guarded("cold init", cold, cfg)
     reads = guarded("read cost", read_cost.measure, args.quick)  # issue 12: bench/read_cost.py
@@ -452,6 +456,7 @@ def main(argv: list[str] | None = None) -> int:
         "read_cost": reads,
         "volume": scale,
         "late_bulk": late,
+        "backfill": backfill,
         "zip": package,
         "out": str(args.out),
     }

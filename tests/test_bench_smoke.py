@@ -72,6 +72,12 @@ def test_quick_bench_runs_and_reports_every_section(tmp_path: Path) -> None:
     assert volume["burst"]["exact"] and volume["burst"]["raised"] == 0
     assert all(v["statuses"] == ["rejected"] for v in volume["permanent_errors"].values())
 
+    backfill = results["backfill"]  # issue 18: bench/backfill_cost.py
+    assert "error" not in backfill, backfill
+    for loaded in (backfill["archive_order"], backfill["grouped"]):
+        assert loaded["exact"] and loaded["failed"] == 0
+        assert _number(loaded["wcu_per_message"]) and loaded["wcu_per_message"] > 0
+
     goals = results["goals"]
     assert len(goals) >= 10
     assert all(isinstance(g["pass"], bool) and g["figure"] for g in goals)

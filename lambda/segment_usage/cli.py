@@ -11,6 +11,9 @@
                                             a dead-letter queue's messages through the handler
     segment-usage forget USER_ID [--apply]  erase a person (dry unless --apply); keeps them out
     segment-usage unsuppress USER_ID        record a forgotten person's later messages again
+    segment-usage backfill s3://BUCKET/PREFIX/ [--since DAY] [--until DAY] [--apply]
+                                            the Segment S3 archive onto the buffer queue (dry
+                                            unless --apply)
 
 The table comes from ``--table`` or ``SEGMENT_USAGE_TABLE``; AWS settings are boto3's usual ones
 (``AWS_PROFILE``, ``AWS_REGION``, ``AWS_ENDPOINT_URL``...).
@@ -400,6 +403,75 @@ def cmd_unsuppress(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def cmd_backfill(args: argparse.Namespace, out: TextIO) -> int:
+    import boto3
+
+    from .ops.backfill import Archive, BackfillError, backfill, parse_day
+    from .settings import BACKFILL_AWS, BUFFER_QUEUE_URL
+
+    table = args.table or os.environ.get(TABLE)
+    queue_url = args.queue_url or os.environ.get(BUFFER_QUEUE_URL) or None
+    if args.apply and not table:
+        raise SystemExit(
+            "segment-usage: backfill --apply: no table (its coverage is lowered at the end): pass "
+            "--table NAME or set SEGMENT_USAGE_TABLE"
+        )
+    try:
+        archive = Archive.parse(args.archive)
+        since, until = parse_day(args.since, "--since"), parse_day(args.until, "--until")
+
+        def client(service: str) -> Any:
+            return boto3.client(service, region_name=args.region, config=BACKFILL_AWS)
+
+        report = backfill(
+            client("s3"),
+            archive,
+            sqs=client("sqs") if args.apply else None,
+            queue_url=queue_url,
+            apply=args.apply,
+            since=since,
+            until=until,
+            checkpoint_path=args.checkpoint,
+            partitions=args.partitions,
+            senders=args.senders,
+            dynamodb=client("dynamodb") if args.apply else None,
+            table=table,
+            progress=None if args.no_progress else sys.stderr,
+        ).as_dict()
+    except BackfillError as exc:
+        raise SystemExit(f"segment-usage: backfill: {exc}") from exc
+    if args.json:
+        json.dump(report, out, indent=2)
+        out.write("\n")
+    else:
+        days, files = report["days"], report["files"]
+        verb = "sent" if args.apply else "would send"
+        out.write(
+            f"{report['archive']}: {days['count']} received days"
+            + (f" ({days['first']} .. {days['last']})" if days["count"] else "")
+            + f", {files['total']} files ({files['alreadyDone']} done by an earlier run, "
+            f"{files['failed']} unreadable; {files['skippedObjects']} objects not in Segment's "
+            "layout skipped)\n"
+        )
+        sent = report["sent"] if args.apply else report["messages"]
+        out.write(
+            f"{report['lines']:,} lines read, {report['bytes']['lines']:,} bytes; {verb} "
+            f"{sent:,} messages in {report['sqsRequests']:,} SendMessageBatch requests; "
+            f"{report['notJson']:,} not JSON objects (kept as rejected by the batch function), "
+            f"{report['unsendable']:,} unsendable\n"
+        )
+        for problem in report["problems"]:
+            where = problem.get("file") or f"partition {problem.get('partition')}"
+            where += f" line {problem['line']}" if "line" in problem else ""
+            out.write(f"  {where}: {problem['reason']}\n")
+        if report["coverage"]["day"]:
+            changed = "lowered" if report["coverage"]["extended"] else "already reached"
+            out.write(f"coverage: history from {report['coverage']['day']} ({changed})\n")
+        if not args.apply:
+            out.write("(dry run: pass --apply to send)\n")
+    return 1 if report["files"]["failed"] else 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="segment-usage", description=__doc__.split("\n\n")[0])
     sub = top.add_subparsers(dest="command", required=True)
@@ -461,6 +533,32 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("user_id", metavar="USER_ID")
     p.add_argument("--anonymous-id", action="append", metavar="ID", help="also this anonymousId")
     p.set_defaults(run=cmd_unsuppress)
+    p = command("backfill", "load the Segment S3 archive through the buffer queue (dry by default)")
+    p.add_argument("archive", metavar="S3_URL", help="s3://BUCKET/PREFIX/ of Segment's archive")
+    p.add_argument("--since", metavar="DAY", help="received days from DAY (yyyy-mm-dd, inclusive)")
+    p.add_argument("--until", metavar="DAY", help="received days up to DAY (inclusive)")
+    p.add_argument("--apply", action="store_true", help="send (default: a dry run that counts)")
+    p.add_argument(
+        "--queue-url",
+        metavar="URL",
+        help="the module's buffer queue, output buffer_queue_url "
+        "(default: $SEGMENT_USAGE_BUFFER_QUEUE_URL)",
+    )
+    p.add_argument(
+        "--checkpoint",
+        metavar="PATH",
+        help="progress file, its spilled lines in PATH.parts/ "
+        "(default: ./segment-usage-backfill-<bucket>-<prefix>.json)",
+    )
+    p.add_argument(
+        "--partitions",
+        type=int,
+        metavar="N",
+        help="spill partitions (default: one per ~64 MB of lines; set by a backfill's first run)",
+    )
+    p.add_argument("--senders", type=int, default=4, metavar="N", help="parallel requests (4)")
+    p.add_argument("--no-progress", action="store_true", help="no progress on stderr")
+    p.set_defaults(run=cmd_backfill)
     return top
 
 

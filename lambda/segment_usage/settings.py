@@ -67,6 +67,12 @@ HANDOFF_SQS = Config(
 READ_DYNAMODB = Config(
     retries={"mode": "standard", "max_attempts": 2}, connect_timeout=1, read_timeout=2
 )
+# Backfill (an operator's machine reading the S3 archive and filling the buffer queue): nobody
+# waits on one call, so retry throttling long (adaptive: the client slows itself down) and let a
+# streamed S3 object take its time.
+BACKFILL_AWS = Config(
+    retries={"mode": "adaptive", "max_attempts": 10}, connect_timeout=5, read_timeout=60
+)
 
 
 def aws_client(service: str, config: Config) -> Any:
