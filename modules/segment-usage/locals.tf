@@ -21,10 +21,19 @@ locals {
   iam_prefix    = "${local.prefix}-${local.region}"
   function_name = local.prefix
 
-  tags = merge(var.tags, {
+  # The module's own tags first: a caller's Module or Environment tag wins (issue 19).
+  tags = merge({
     Module      = "segment-usage"
     Environment = var.environment
-  })
+  }, var.tags)
+
+  # The table's ARN from its name (the table is named local.prefix): known at plan time, so the
+  # execution roles' policies never wait on a pending change to the table.
+  table_arn = "arn:${local.partition}:dynamodb:${local.region}:${local.account_id}:table/${local.prefix}"
+  # Likewise each function's unqualified ARN, from its name (functions.tf).
+  function_arns = {
+    for key, fn in local.function_definitions : key => "arn:${local.partition}:lambda:${local.region}:${local.account_id}:function:${fn.function_name}"
+  }
 
   # ------------------------------------------------------------------------------------------------
   # Segment Lambda destination
