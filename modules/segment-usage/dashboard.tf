@@ -166,12 +166,11 @@ locals {
       stat   = "Sum"
       metrics = concat(
         [["AWS/Events", "Events", "EventSourceName", local.segment_source_name, { label = "Ingested from Segment" }]],
-        flatten([
-          for key, name in local.rule_names : [
-            for metric in ["MatchedEvents", "Invocations", "FailedInvocations"] :
-            ["AWS/Events", metric, "EventBusName", local.segment_source_name, "RuleName", name, { label = "${key}: ${metric}" }]
-          ]
-        ]),
+        # (Not flatten(): it would flatten the metric rows themselves.)
+        [
+          for pair in setproduct(keys(local.rule_names), ["MatchedEvents", "Invocations", "FailedInvocations"]) :
+          ["AWS/Events", pair[1], "EventBusName", local.segment_source_name, "RuleName", local.rule_names[pair[0]], { label = "${pair[0]}: ${pair[1]}" }]
+        ],
       )
     }
   }]

@@ -48,7 +48,8 @@ variable "lambda" {
     as `package_path` (a local file) or `package_s3` (`bucket`, `key`, and `object_version` or
     `source_code_hash`, so that a new upload is deployed); no layer is created then. `timeout` (seconds) must stay under Segment's
     5-second limit. `alias_name`, when set, publishes a version on every change and points that alias
-    at it; Segment, EventBridge and SQS then invoke the alias. For every function of the module (direct,
+    at it; Segment, EventBridge and SQS then invoke the alias (changing `alias_name` replaces the alias:
+    paste the new `lambda_arn` into Segment). For every function of the module (direct,
     batch, read): `kms_key_arn`, a customer KMS key that encrypts the functions' environment variables
     (null: Lambda's AWS-managed key; each execution role may kms:Decrypt with it for its own function,
     and the key policy must let the deployer use it); `code_signing_config_arn`, a Lambda code signing
@@ -388,7 +389,8 @@ variable "eventbridge" {
     `aws.partner/segment.com/<segment_source_id>` (Segment must have created the partner event source
     first: the plan fails, before anything is created, when the source does not exist in the account
     and region, or was deleted) and one rule per entry of `rules`, keyed by a short name used in the
-    rule name. Changing `segment_source_id` replaces the bus, its rules and targets.
+    rule name. Changing `segment_source_id` replaces the bus, its rules and targets; renaming a rule's
+    key replaces that rule and its targets.
     A rule matches every event of the partner source, or, if given, only Segment messages whose own
     `type` (`detail.type`) is in `detail_types` and whose `detail.event` is in `events`. It never
     matches on the envelope's `detail-type`: Segment's Actions destination lets users remap it, after
@@ -546,7 +548,7 @@ variable "sqs_buffer" {
 # ---------------------------------------------------------------------------------------------------
 
 variable "dynamodb" {
-  description = "The table (named <name>-<environment>): billing mode (PAY_PER_REQUEST by default, or PROVISIONED with read/write capacity), optional customer-managed KMS key ARN (AWS-owned key otherwise), deletion protection and point-in-time recovery; `table_class` STANDARD (default) or STANDARD_INFREQUENT_ACCESS (cheaper storage, dearer requests: for tables whose storage costs more than their throughput); `stream_view_type` turns on a DynamoDB stream (KEYS_ONLY, NEW_IMAGE, OLD_IMAGE or NEW_AND_OLD_IMAGES; null, the default: none), whose ARN is the output table_stream_arn. The module writes the table only; a stream's consumers are yours. Changing the name (name, environment) replaces the table and its data."
+  description = "The table (named `<name>-<environment>`): billing mode (PAY_PER_REQUEST by default, or PROVISIONED with read/write capacity), optional customer-managed KMS key ARN (AWS-owned key otherwise), deletion protection and point-in-time recovery; `table_class` STANDARD (default) or STANDARD_INFREQUENT_ACCESS (cheaper storage, dearer requests: for tables whose storage costs more than their throughput); `stream_view_type` turns on a DynamoDB stream (KEYS_ONLY, NEW_IMAGE, OLD_IMAGE or NEW_AND_OLD_IMAGES; null, the default: none), whose ARN is the output table_stream_arn. The module writes the table only; a stream's consumers are yours. Changing the name (name, environment) replaces the table and its data."
   type = object({
     billing_mode = optional(string, "PAY_PER_REQUEST")
     provisioned_capacity = optional(object({
@@ -650,9 +652,9 @@ variable "vpc" {
   description = <<-EOT
     Places every function of the module (direct, batch, read) in your VPC: `subnet_ids` (1-16
     private subnets, in at least two Availability Zones for resilience) and `security_group_ids`
-    (1-5). Null (the default): no VPC. The functions call DynamoDB, SQS and (with a tracking plan or
-    segments) nothing else, so the subnets need a route to those services: a NAT gateway, or gateway
-    (DynamoDB) and interface (SQS) VPC endpoints. Each execution role then gets the EC2
+    (1-5). Null (the default): no VPC. The functions call only DynamoDB and SQS, so the subnets need a
+    route to those two services: a NAT gateway, or a gateway endpoint (DynamoDB) and an interface
+    endpoint (SQS). Each execution role then gets the EC2
     network-interface actions of AWS's AWSLambdaVPCAccessExecutionRole. A VPC adds cold-start time
     and cost; Segment still gives the direct function 5 seconds.
   EOT
@@ -796,7 +798,7 @@ variable "read_api" {
 # ---------------------------------------------------------------------------------------------------
 
 variable "dashboard" {
-  description = "A CloudWatch dashboard named <name>-<environment> (dashboard.tf; docs/operations.md, Dashboard): per path the messages recorded, duplicates, rejected (and by reason), handed off and failed; every function's invocations, errors, throttles, duration and concurrency; the buffer's age and depth and every dead-letter queue's depth; the EventBridge rules' events; the table's throttles and latency. `enabled` (default true); `period_seconds` of every chart (60, 300, 900 or 3600; default 300)."
+  description = "A CloudWatch dashboard named `<name>-<environment>` (dashboard.tf; docs/operations.md, Dashboard): per path the messages recorded, duplicates, rejected (and by reason), handed off and failed; every function's invocations, errors, throttles, duration and concurrency; the buffer's age and depth and every dead-letter queue's depth; the EventBridge rules' events; the table's throttles and latency. `enabled` (default true); `period_seconds` of every chart (60, 300, 900 or 3600; default 300)."
   type = object({
     enabled        = optional(bool, true)
     period_seconds = optional(number, 300)
