@@ -50,6 +50,8 @@ locals {
   rules = local.eventbridge_enabled ? var.eventbridge.rules : {}
   # Rule names never derive from the source name (it contains "/"): "<name>-<environment>-<key>".
   rule_names = { for key, _ in local.rules : key => "${local.prefix}-${key}" }
+  # A rule on a custom (here: partner) bus is arn:...:rule/<bus name>/<rule name>.
+  rule_arns = { for key, name in local.rule_names : key => "arn:${local.partition}:events:${local.region}:${local.account_id}:rule/${local.segment_source_name}/${name}" }
   # Patterns match the partner source and the Segment message itself (detail.type, detail.event),
   # never the envelope's detail-type: Segment's Actions destination lets users remap DetailType, and a
   # rule on lowercase detail-type values would then match nothing without a word. With no

@@ -16,6 +16,7 @@ wait on a function with a pending change either.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import textwrap
 import zipfile
@@ -178,3 +179,47 @@ def test_each_change_shows_where_it_belongs(plans: dict[str, Any]) -> None:
         assert changed(code[f"{function}.aws_lambda_function.this"], "source_code_hash")
     # A new version behind the alias Segment invokes, whose ARN (in the Segment role's policy) stays.
     assert changed(code[f"{DIRECT}.aws_lambda_alias.this[0]"], "function_version")
+
+
+# --------------------------------------------------------------------------------------------------
+# The kind, not the three examples: no policy document of the module reads a resource or a module
+# --------------------------------------------------------------------------------------------------
+
+POLICY_DOCUMENT = re.compile(r'^data "aws_iam_policy_document" "(\w+)" \{$', re.MULTILINE)
+# A reference to a managed resource (aws_x.name) or a module's outputs; data sources (data.x.y)
+# are read at plan time and are fine.
+MANAGED_REFERENCE = re.compile(r"(?<![\w.])(aws_[a-z0-9_]+\.[a-z0-9_]+|module\.[a-z0-9_]+)")
+
+
+def blocks(text: str) -> dict[str, str]:
+    """Each ``data "aws_iam_policy_document"`` block of ``text``: name -> body (braces matched)."""
+    found = {}
+    for match in POLICY_DOCUMENT.finditer(text):
+        depth, end = 0, match.end() - 1
+        for end in range(match.end() - 1, len(text)):
+            depth += {"{": 1, "}": -1}.get(text[end], 0)
+            if depth == 0:
+                break
+        found[match.group(1)] = text[match.end() : end]
+    return found
+
+
+def test_no_policy_document_reads_a_resource_or_a_module() -> None:
+    """Terraform reads a data source at apply time whenever one it refers to directly (a managed
+    resource, or a module) has a change pending, and a policy built from it then shows as "known
+    after apply". Every policy document of the module, root and function unit, names what it
+    allows by ARNs built from names (locals) and inputs only: any change of any kind, not just
+    the three planned above, leaves the policies known at plan time."""
+    documents = {
+        f"{path.relative_to(MODULE)}:{name}": body
+        for path in sorted(MODULE.rglob("*.tf"))
+        if "/tests/" not in str(path)
+        for name, body in blocks(path.read_text()).items()
+    }
+    assert len(documents) >= 7, sorted(documents)  # the root's and the function unit's
+    readers = {
+        where: MANAGED_REFERENCE.findall(body)
+        for where, body in documents.items()
+        if MANAGED_REFERENCE.findall(body)
+    }
+    assert readers == {}
