@@ -11,6 +11,9 @@ resource "aws_dynamodb_table" "this" {
   hash_key                    = "pk"
   range_key                   = "sk"
   deletion_protection_enabled = var.dynamodb.deletion_protection
+  table_class                 = var.dynamodb.table_class
+  stream_enabled              = var.dynamodb.stream_view_type != null
+  stream_view_type            = var.dynamodb.stream_view_type
 
   attribute {
     name = "pk"
@@ -37,5 +40,5 @@ resource "aws_dynamodb_table" "this" {
     kms_key_arn = var.dynamodb.kms_key_arn
   }
 
-  tags = merge(local.tags, { Name = local.prefix })
+  tags = merge({ Name = local.prefix }, local.tags)
 }

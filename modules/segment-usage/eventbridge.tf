@@ -1,5 +1,24 @@
 # Segment creates the partner event source aws.partner/segment.com/<source id> on its first event and
 # drops events until an event bus with that very name is associated with it.
+#
+# So the source must exist before the apply: read at plan time, it fails the plan when it does not
+# (the provider's "no matching EventBridge Source found", naming this data source) instead of failing
+# the bus mid-apply after a dozen other resources were created. The lookup is by name prefix
+# (ListEventSources): the postcondition then refuses a longer source ID that merely starts with
+# this one, and a deleted source.
+data "aws_cloudwatch_event_source" "segment_partner_source_must_exist" {
+  count = local.eventbridge_enabled ? 1 : 0
+
+  name_prefix = local.segment_source_name
+
+  lifecycle {
+    postcondition {
+      condition     = self.name == local.segment_source_name && self.state != "DELETED"
+      error_message = "eventbridge.segment_source_id: the partner event source ${local.segment_source_name} ${self.name != local.segment_source_name ? "does not exist in account ${local.account_id}, region ${local.region} (only ${self.name} starts with that name)" : "was deleted (state ${self.state})"}. In Segment, add the Amazon EventBridge destination with this account and region and send an event, so that Segment creates the source; or correct segment_source_id."
+    }
+  }
+}
+
 resource "aws_cloudwatch_event_bus" "segment" {
   count = local.eventbridge_enabled ? 1 : 0
 

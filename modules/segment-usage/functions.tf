@@ -46,7 +46,7 @@ locals {
       # transaction, for messages weeks late, holds Puts and Updates, which IAM authorises as
       # PutItem and UpdateItem. DeleteItem only with erasure.delete_messages (local.table_actions).
       policy_statements = concat(
-        [{ sid = "Table", actions = local.table_actions, resources = [aws_dynamodb_table.this.arn] }],
+        [{ sid = "Table", actions = local.table_actions, resources = [local.table_arn] }],
         local.buffer_enabled ? [{ sid = "BufferHandOff", actions = ["sqs:SendMessage"], resources = [local.queue_arns.buffer] }] : [],
         local.lambda_failures_enabled ? [{ sid = "AsyncFailureDestination", actions = ["sqs:SendMessage"], resources = [local.queue_arns.lambda_failures] }] : [],
       )
@@ -88,7 +88,7 @@ locals {
       # accepts: SQS records from the buffer only (locals.tf).
       environment = local.batch_environment_variables
       policy_statements = [
-        { sid = "Table", actions = local.table_actions, resources = [aws_dynamodb_table.this.arn] },
+        { sid = "Table", actions = local.table_actions, resources = [local.table_arn] },
         # What the event source mapping calls with this role (AWSLambdaSQSQueueExecutionRole holds
         # the same three); the handler reports failed records in its response and deletes nothing.
         { sid = "BufferQueue", actions = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"], resources = [local.queue_arns.buffer] },
@@ -116,12 +116,12 @@ locals {
       policy_name          = "segment-usage-read"
       memory_size          = var.read_api.memory_size
       timeout              = var.read_api.timeout
-      reserved_concurrency = null
+      reserved_concurrency = var.read_api.reserved_concurrency
       alias_name           = null
       environment          = local.read_api_environment
       # Read-only, and only what the reader calls: no Scan, no writes.
       policy_statements = [
-        { sid = "ReadTable", actions = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem"], resources = [aws_dynamodb_table.this.arn] },
+        { sid = "ReadTable", actions = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem"], resources = [local.table_arn] },
       ]
       key_statements = local.table_key_statements
       async_invoke   = null
@@ -154,6 +154,12 @@ module "function" {
   alias_name           = each.value.alias_name
   async_invoke         = each.value.async_invoke
 
+  vpc_config              = var.vpc
+  kms_key_arn             = var.lambda.kms_key_arn
+  code_signing_config_arn = var.lambda.code_signing_config_arn
+
+  partition  = local.partition
+  region     = local.region
   account_id = local.account_id
   role = {
     name                 = each.value.role_name
@@ -162,8 +168,9 @@ module "function" {
     permissions_boundary = local.iam_permissions_boundary
     policy_name          = each.value.policy_name
   }
-  policy_statements = each.value.policy_statements
-  key_statements    = each.value.key_statements
+  policy_statements      = each.value.policy_statements
+  key_statements         = each.value.key_statements
+  additional_policy_arns = concat(var.iam.additional_policy_arns, lookup(var.iam.function_policy_arns, each.key, []))
 
   logs = var.logs
   alarms = var.alarms.enabled ? {

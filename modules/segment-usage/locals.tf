@@ -21,10 +21,19 @@ locals {
   iam_prefix    = "${local.prefix}-${local.region}"
   function_name = local.prefix
 
-  tags = merge(var.tags, {
+  # The module's own tags first: a caller's Module or Environment tag wins (issue 19).
+  tags = merge({
     Module      = "segment-usage"
     Environment = var.environment
-  })
+  }, var.tags)
+
+  # The table's ARN from its name (the table is named local.prefix): known at plan time, so the
+  # execution roles' policies never wait on a pending change to the table.
+  table_arn = "arn:${local.partition}:dynamodb:${local.region}:${local.account_id}:table/${local.prefix}"
+  # Likewise each function's unqualified ARN, from its name (functions.tf).
+  function_arns = {
+    for key, fn in local.function_definitions : key => "arn:${local.partition}:lambda:${local.region}:${local.account_id}:function:${fn.function_name}"
+  }
 
   # ------------------------------------------------------------------------------------------------
   # Segment Lambda destination
@@ -41,6 +50,8 @@ locals {
   rules = local.eventbridge_enabled ? var.eventbridge.rules : {}
   # Rule names never derive from the source name (it contains "/"): "<name>-<environment>-<key>".
   rule_names = { for key, _ in local.rules : key => "${local.prefix}-${key}" }
+  # A rule on a custom (here: partner) bus is arn:...:rule/<bus name>/<rule name>.
+  rule_arns = { for key, name in local.rule_names : key => "arn:${local.partition}:events:${local.region}:${local.account_id}:rule/${local.segment_source_name}/${name}" }
   # Patterns match the partner source and the Segment message itself (detail.type, detail.event),
   # never the envelope's detail-type: Segment's Actions destination lets users remap DetailType, and a
   # rule on lowercase detail-type values would then match nothing without a word. With no

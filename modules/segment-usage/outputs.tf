@@ -202,3 +202,34 @@ output "eventbridge_alias_arn" {
   description = "ARN of the alias EventBridge rules with target = lambda invoke (invocations through it accept only EventBridge events from the partner source), or null without such rules."
   value       = local.eventbridge_to_direct ? aws_lambda_alias.eventbridge[0].arn : null
 }
+
+output "functions" {
+  description = "Every function the module created, by key (direct; batch, when there is a buffer queue; read, with read_api): { name, arn (unqualified), alias_arn (null without lambda.alias_name), invoke_arn (what callers invoke: the alias, or the function), role_name, role_arn, log_group_name, log_group_arn }. The older flat outputs (function_arn, batch_function_arn, execution_role_arn, ...) remain."
+  value = {
+    for key, fn in module.function : key => {
+      name           = fn.function_name
+      arn            = fn.arn
+      alias_arn      = fn.alias_arn
+      invoke_arn     = fn.target_arn
+      role_name      = fn.role_name
+      role_arn       = fn.role_arn
+      log_group_name = fn.log_group_name
+      log_group_arn  = fn.log_group_arn
+    }
+  }
+}
+
+output "layer_arn" {
+  description = "ARN (with version) of the dependencies layer the functions run with; null when lambda.package_path or lambda.package_s3 deploys your own self-contained zip (no layer then)."
+  value       = local.own_package ? null : aws_lambda_layer_version.dependencies[0].arn
+}
+
+output "table_stream_arn" {
+  description = "ARN of the table's DynamoDB stream, or null when dynamodb.stream_view_type is null (no stream)."
+  value       = var.dynamodb.stream_view_type == null ? null : aws_dynamodb_table.this.stream_arn
+}
+
+output "dashboard_name" {
+  description = "Name of the CloudWatch dashboard (console: CloudWatch > Dashboards), or null when dashboard.enabled is false."
+  value       = local.dashboard_enabled ? aws_cloudwatch_dashboard.this[0].dashboard_name : null
+}

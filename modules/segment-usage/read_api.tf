@@ -38,7 +38,7 @@ data "aws_iam_policy_document" "read_api_caller" {
   statement {
     sid       = "InvokeReadApiUrl"
     actions   = ["lambda:InvokeFunctionUrl"]
-    resources = [module.function["read"].arn]
+    resources = [local.function_arns.read]
 
     condition {
       test     = "StringEquals"
@@ -50,7 +50,7 @@ data "aws_iam_policy_document" "read_api_caller" {
   statement {
     sid       = "InvokeReadApiViaUrl"
     actions   = ["lambda:InvokeFunction"]
-    resources = [module.function["read"].arn]
+    resources = [local.function_arns.read]
 
     condition {
       test     = "Bool"

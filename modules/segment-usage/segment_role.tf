@@ -50,9 +50,13 @@ data "aws_iam_policy_document" "segment_invoke" {
   statement {
     sid     = "InvokeHandler"
     actions = ["lambda:InvokeFunction"]
+    # Built from the function's name (locals.tf), not read from the function or its module: a
+    # policy document that refers to a resource or module with a pending change is read at apply
+    # time, so the cross-account role's policy would show as "known after apply" on every deploy
+    # (issue 19). These are the very ARNs Lambda gives the function and its alias.
     resources = compact([
-      module.function["direct"].arn,
-      local.alias_enabled ? module.function["direct"].alias_arn : "",
+      local.function_arns.direct,
+      local.alias_enabled ? "${local.function_arns.direct}:${var.lambda.alias_name}" : "",
     ])
   }
 }

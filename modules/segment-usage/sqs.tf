@@ -50,7 +50,9 @@ data "aws_iam_policy_document" "eventbridge_to_queue" {
     condition {
       test     = "ArnEquals"
       variable = "aws:SourceArn"
-      values   = [for key in each.value.rules : aws_cloudwatch_event_rule.this[key].arn]
+      # The rules' ARNs built from their names (locals.tf), so a rule with a pending change does not
+      # leave the queue's policy "known after apply" (issue 19).
+      values = [for key in each.value.rules : local.rule_arns[key]]
     }
   }
 }

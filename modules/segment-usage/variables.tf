@@ -3,7 +3,7 @@
 # ---------------------------------------------------------------------------------------------------
 
 variable "name" {
-  description = "Prefix of every resource name (lower-case letters, digits and hyphens, 2-24 characters, starting with a letter). Together with `environment` it must be unique per account and region."
+  description = "Prefix of every resource name (lower-case letters, digits and hyphens, 2-24 characters, starting with a letter). Together with `environment` it must be unique per account and region. Changing it replaces every resource: the table (with its data; deletion protection refuses), the functions, queues and roles, including the Segment role, whose new ARN must be pasted into Segment's Role Address."
   type        = string
   default     = "segment-usage"
 
@@ -14,7 +14,7 @@ variable "name" {
 }
 
 variable "environment" {
-  description = "Environment name (for example dev, staging, prod), part of every resource name and of the Segment role name: 1-12 lower-case letters and digits, starting with a letter."
+  description = "Environment name (for example dev, staging, prod), part of every resource name and of the Segment role name: 1-12 lower-case letters and digits, starting with a letter. Changing it replaces every resource, as `name` does (the table with its data, and the Segment role: a new Role Address for Segment)."
   type        = string
 
   validation {
@@ -24,7 +24,7 @@ variable "environment" {
 }
 
 variable "tags" {
-  description = "Tags applied to every resource the module creates, in addition to Module and Environment tags."
+  description = "Tags applied to every resource the module creates, besides the module's own `Module = \"segment-usage\"`, `Environment = <environment>` and, on the table, `Name = <name>-<environment>`: a key given here wins over the module's (for example your own Environment tag)."
   type        = map(string)
   default     = {}
 
@@ -48,7 +48,13 @@ variable "lambda" {
     as `package_path` (a local file) or `package_s3` (`bucket`, `key`, and `object_version` or
     `source_code_hash`, so that a new upload is deployed); no layer is created then. `timeout` (seconds) must stay under Segment's
     5-second limit. `alias_name`, when set, publishes a version on every change and points that alias
-    at it; Segment, EventBridge and SQS then invoke the alias.
+    at it; Segment, EventBridge and SQS then invoke the alias (changing `alias_name` replaces the alias:
+    paste the new `lambda_arn` into Segment). For every function of the module (direct,
+    batch, read): `kms_key_arn`, a customer KMS key that encrypts the functions' environment variables
+    (null: Lambda's AWS-managed key; each execution role may kms:Decrypt with it for its own function,
+    and the key policy must let the deployer use it); `code_signing_config_arn`, a Lambda code signing
+    configuration the code must satisfy (null: none; the shipped artifacts are unsigned, so with an
+    Enforce policy deploy your own signed zip through `package_s3`).
   EOT
   type = object({
     architecture         = optional(string, "arm64")
@@ -64,9 +70,20 @@ variable "lambda" {
       object_version   = optional(string)
       source_code_hash = optional(string)
     }))
-    alias_name = optional(string)
+    alias_name              = optional(string)
+    kms_key_arn             = optional(string)
+    code_signing_config_arn = optional(string)
   })
   default = {}
+
+  validation {
+    condition     = var.lambda.kms_key_arn == null ? true : can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[0-9a-zA-Z-]+$", var.lambda.kms_key_arn))
+    error_message = "lambda.kms_key_arn must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>); an alias ARN is not accepted by Lambda."
+  }
+  validation {
+    condition     = var.lambda.code_signing_config_arn == null ? true : can(regex("^arn:aws[a-z-]*:lambda:[a-z0-9-]+:[0-9]{12}:code-signing-config:csc-[a-z0-9]{17}$", var.lambda.code_signing_config_arn))
+    error_message = "lambda.code_signing_config_arn must be a Lambda code signing configuration ARN (arn:aws:lambda:<region>:<account>:code-signing-config:csc-<17 characters>)."
+  }
 
   validation {
     condition     = contains(["arm64", "x86_64"], var.lambda.architecture)
@@ -383,7 +400,10 @@ variable "eventbridge" {
   description = <<-EOT
     Segment's Amazon EventBridge destination. When enabled the module creates the partner event bus
     `aws.partner/segment.com/<segment_source_id>` (Segment must have created the partner event source
-    first) and one rule per entry of `rules`, keyed by a short name used in the rule name.
+    first: the plan fails, before anything is created, when the source does not exist in the account
+    and region, or was deleted) and one rule per entry of `rules`, keyed by a short name used in the
+    rule name. Changing `segment_source_id` replaces the bus, its rules and targets; renaming a rule's
+    key replaces that rule and its targets.
     A rule matches every event of the partner source, or, if given, only Segment messages whose own
     `type` (`detail.type`) is in `detail_types` and whose `detail.event` is in `events`. It never
     matches on the envelope's `detail-type`: Segment's Actions destination lets users remap it, after
@@ -541,7 +561,7 @@ variable "sqs_buffer" {
 # ---------------------------------------------------------------------------------------------------
 
 variable "dynamodb" {
-  description = "The table: billing mode (PAY_PER_REQUEST by default, or PROVISIONED with read/write capacity), optional customer-managed KMS key ARN (AWS-owned key otherwise), deletion protection and point-in-time recovery."
+  description = "The table (named `<name>-<environment>`): billing mode (PAY_PER_REQUEST by default, or PROVISIONED with read/write capacity), optional customer-managed KMS key ARN (AWS-owned key otherwise), deletion protection and point-in-time recovery; `table_class` STANDARD (default) or STANDARD_INFREQUENT_ACCESS (cheaper storage, dearer requests: for tables whose storage costs more than their throughput); `stream_view_type` turns on a DynamoDB stream (KEYS_ONLY, NEW_IMAGE, OLD_IMAGE or NEW_AND_OLD_IMAGES; null, the default: none), whose ARN is the output table_stream_arn. The module writes the table only; a stream's consumers are yours. Changing the name (name, environment) replaces the table and its data."
   type = object({
     billing_mode = optional(string, "PAY_PER_REQUEST")
     provisioned_capacity = optional(object({
@@ -551,8 +571,20 @@ variable "dynamodb" {
     kms_key_arn            = optional(string)
     deletion_protection    = optional(bool, true)
     point_in_time_recovery = optional(bool, true)
+    table_class            = optional(string, "STANDARD")
+    stream_view_type       = optional(string)
   })
-  default = {}
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = contains(["STANDARD", "STANDARD_INFREQUENT_ACCESS"], var.dynamodb.table_class)
+    error_message = "dynamodb.table_class must be STANDARD or STANDARD_INFREQUENT_ACCESS."
+  }
+  validation {
+    condition     = var.dynamodb.stream_view_type == null ? true : contains(["KEYS_ONLY", "NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES"], var.dynamodb.stream_view_type)
+    error_message = "dynamodb.stream_view_type must be null (no stream), KEYS_ONLY, NEW_IMAGE, OLD_IMAGE or NEW_AND_OLD_IMAGES."
+  }
 
   validation {
     condition     = contains(["PAY_PER_REQUEST", "PROVISIONED"], var.dynamodb.billing_mode)
@@ -577,12 +609,24 @@ variable "dynamodb" {
 # ---------------------------------------------------------------------------------------------------
 
 variable "iam" {
-  description = "Settings for every IAM role the module creates (the execution roles of the direct, batch and read functions, and the role Segment assumes): `path` (IAM path, default /) and `permissions_boundary` (ARN of a managed policy that caps each role's permissions, as many organisations require; null for none)."
+  description = <<-EOT
+    Settings for the IAM roles the module creates (the execution roles of the direct, batch and read
+    functions, and the role Segment assumes): `path` (IAM path, default /; changing it replaces every
+    role, the Segment role included, whose new ARN must then be pasted into Segment's Role Address),
+    `permissions_boundary` (ARN of a managed policy that caps each role's permissions, as many
+    organisations require; null for none), `additional_policy_arns` (managed policy ARNs attached to
+    every execution role, for example an organisation's required deny policy) and
+    `function_policy_arns` (more, per function: keys `direct`, `batch`, `read`). The role Segment
+    assumes gets no extra policy: it may only invoke the direct function.
+  EOT
   type = object({
-    path                 = optional(string, "/")
-    permissions_boundary = optional(string)
+    path                   = optional(string, "/")
+    permissions_boundary   = optional(string)
+    additional_policy_arns = optional(list(string), [])
+    function_policy_arns   = optional(map(list(string)), {})
   })
-  default = {}
+  default  = {}
+  nullable = false
 
   validation {
     condition     = can(regex("^/([\\x21-\\x7E]{0,510}/)?$", var.iam.path)) && length(var.iam.path) <= 512
@@ -591,6 +635,59 @@ variable "iam" {
   validation {
     condition     = var.iam.permissions_boundary == null ? true : can(regex("^arn:aws[a-z-]*:iam::([0-9]{12}|aws):policy/[A-Za-z0-9+=,.@_/-]{1,128}$", var.iam.permissions_boundary))
     error_message = "iam.permissions_boundary must be a managed IAM policy ARN (arn:aws:iam::<account>:policy/<name>)."
+  }
+  validation {
+    condition = alltrue([
+      for arn in concat(var.iam.additional_policy_arns, flatten(values(var.iam.function_policy_arns))) :
+      can(regex("^arn:aws[a-z-]*:iam::([0-9]{12}|aws):policy/[A-Za-z0-9+=,.@_/-]{1,128}$", arn))
+    ])
+    error_message = "iam.additional_policy_arns and iam.function_policy_arns must hold managed IAM policy ARNs (arn:aws:iam::<account>:policy/<name>, or arn:aws:iam::aws:policy/... for AWS managed ones)."
+  }
+  validation {
+    condition     = length(setsubtract(keys(var.iam.function_policy_arns), ["direct", "batch", "read"])) == 0
+    error_message = "iam.function_policy_arns keys must be direct, batch or read, not ${join(", ", sort(setsubtract(keys(var.iam.function_policy_arns), ["direct", "batch", "read"])))}."
+  }
+  validation {
+    condition = alltrue([
+      for key in ["direct", "batch", "read"] :
+      length(distinct(concat(var.iam.additional_policy_arns, lookup(var.iam.function_policy_arns, key, [])))) == length(concat(var.iam.additional_policy_arns, lookup(var.iam.function_policy_arns, key, []))) &&
+      length(concat(var.iam.additional_policy_arns, lookup(var.iam.function_policy_arns, key, []))) <= 19
+    ])
+    error_message = "iam.additional_policy_arns plus a function's iam.function_policy_arns must not repeat an ARN and may hold at most 19 policies (IAM attaches at most 20 managed policies to a role; leave one for yourself)."
+  }
+}
+
+# ---------------------------------------------------------------------------------------------------
+# Network
+# ---------------------------------------------------------------------------------------------------
+
+variable "vpc" {
+  description = <<-EOT
+    Places every function of the module (direct, batch, read) in your VPC: `subnet_ids` (1-16
+    private subnets, in at least two Availability Zones for resilience) and `security_group_ids`
+    (1-5). Null (the default): no VPC. The functions call only DynamoDB and SQS, so the subnets need a
+    route to those two services: a NAT gateway, or a gateway endpoint (DynamoDB) and an interface
+    endpoint (SQS). Each execution role then gets the EC2
+    network-interface actions of AWS's AWSLambdaVPCAccessExecutionRole. A VPC adds cold-start time
+    and cost; Segment still gives the direct function 5 seconds.
+  EOT
+  type = object({
+    subnet_ids         = list(string)
+    security_group_ids = list(string)
+  })
+  default = null
+
+  validation {
+    condition     = var.vpc == null ? true : length(var.vpc.subnet_ids) >= 1 && length(var.vpc.subnet_ids) <= 16 && alltrue([for id in var.vpc.subnet_ids : can(regex("^subnet-[0-9a-f]{8,17}$", id))])
+    error_message = "vpc.subnet_ids must list 1-16 subnet IDs (subnet-0123456789abcdef0)."
+  }
+  validation {
+    condition     = var.vpc == null ? true : length(var.vpc.security_group_ids) >= 1 && length(var.vpc.security_group_ids) <= 5 && alltrue([for id in var.vpc.security_group_ids : can(regex("^sg-[0-9a-f]{8,17}$", id))])
+    error_message = "vpc.security_group_ids must list 1-5 security group IDs (sg-0123456789abcdef0)."
+  }
+  validation {
+    condition     = var.vpc == null ? true : length(distinct(var.vpc.subnet_ids)) == length(var.vpc.subnet_ids) && length(distinct(var.vpc.security_group_ids)) == length(var.vpc.security_group_ids)
+    error_message = "vpc.subnet_ids and vpc.security_group_ids must not repeat an ID."
   }
 }
 
@@ -679,12 +776,13 @@ variable "segments" {
 }
 
 variable "read_api" {
-  description = "The optional read API: a Lambda function URL with AWS_IAM (SigV4) auth serving GET /v1/users/{userId} ({traits, usage, segments}) and ?segment=NAME (yes/no), from its own function whose role may only GetItem/Query/BatchGetItem the table. `memory_size` (MB) and `timeout` (seconds, 1-30) of that function; `cors_allow_origins` for browser callers (empty: no CORS)."
+  description = "The optional read API: a Lambda function URL with AWS_IAM (SigV4) auth serving GET /v1/users/{userId} ({traits, usage, segments}) and ?segment=NAME (yes/no), from its own function whose role may only GetItem/Query/BatchGetItem the table. `memory_size` (MB) and `timeout` (seconds, 1-30) of that function; `reserved_concurrency` caps it (and reserves that much of the account's concurrency; callers beyond it get a 429) so that a burst of reads cannot take the recorder's capacity (null, the default: unreserved); `cors_allow_origins` for browser callers (empty: no CORS)."
   type = object({
-    enabled            = optional(bool, false)
-    memory_size        = optional(number, 256)
-    timeout            = optional(number, 10)
-    cors_allow_origins = optional(list(string), [])
+    enabled              = optional(bool, false)
+    memory_size          = optional(number, 256)
+    timeout              = optional(number, 10)
+    reserved_concurrency = optional(number)
+    cors_allow_origins   = optional(list(string), [])
   })
   default  = {}
   nullable = false
@@ -698,8 +796,31 @@ variable "read_api" {
     error_message = "read_api.timeout must be 1-30 whole seconds: an app is waiting on the answer."
   }
   validation {
+    condition     = var.read_api.reserved_concurrency == null ? true : (var.read_api.reserved_concurrency >= 1 && var.read_api.reserved_concurrency <= 1000 && floor(var.read_api.reserved_concurrency) == var.read_api.reserved_concurrency)
+    error_message = "read_api.reserved_concurrency must be null (unreserved) or a whole number 1-1000 (0 would stop the read API)."
+  }
+  validation {
     condition     = alltrue([for o in var.read_api.cors_allow_origins : o == "*" || can(regex("^https?://[^/*]+$", o))])
     error_message = "read_api.cors_allow_origins must be origins such as https://app.example.com (scheme and host, no path) or \"*\"."
   }
 }
 
+
+# ---------------------------------------------------------------------------------------------------
+# Dashboard
+# ---------------------------------------------------------------------------------------------------
+
+variable "dashboard" {
+  description = "A CloudWatch dashboard named `<name>-<environment>` (dashboard.tf; docs/operations.md, Dashboard): per path the messages recorded, duplicates, rejected (and by reason), handed off and failed; every function's invocations, errors, throttles, duration and concurrency; the buffer's age and depth and every dead-letter queue's depth; the EventBridge rules' events; the table's throttles and latency. `enabled` (default true); `period_seconds` of every chart (60, 300, 900 or 3600; default 300)."
+  type = object({
+    enabled        = optional(bool, true)
+    period_seconds = optional(number, 300)
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = contains([60, 300, 900, 3600], var.dashboard.period_seconds)
+    error_message = "dashboard.period_seconds must be 60, 300, 900 or 3600."
+  }
+}

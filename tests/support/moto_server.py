@@ -146,6 +146,12 @@ def moto_server(port: int | None = None) -> Iterator[str]:
 
     patch_moto_partner_bus_names()
     patch_moto_dynamodb_atomic_writes()
+    # EventBridge's ListEventSources (the module's plan-time partner source check) and a
+    # DynamoDB table's class, which moto lacks (support/tf_overrides.py).
+    from support.tf_overrides import patch_moto_list_event_sources, patch_moto_table_class
+
+    patch_moto_list_event_sources()
+    patch_moto_table_class()
     # moto copies the whole table per transaction item and sorts it per Query, so its time grows
     # with the table (DynamoDB's does not): support/moto_speed.py, answers unchanged.
     from support.moto_speed import patch_moto_dynamodb_costs

@@ -113,8 +113,10 @@ NEW_VARIABLES = {
 }
 # What this release adds: the alias EventBridge invokes the direct function through, its
 # asynchronous-invocation configuration, each Lambda rule's permission on it, and the alarm on the
-# handler's PlanErrors metric (the configuration has a tracking plan).
+# handler's PlanErrors metric (the configuration has a tracking plan), and the dashboard (issue 19,
+# on by default).
 ADDED = {
+    "module.segment_usage.aws_cloudwatch_dashboard.this[0]",
     "module.segment_usage.aws_cloudwatch_metric_alarm.plan_errors[0]",
     "module.segment_usage.aws_lambda_alias.eventbridge[0]",
     "module.segment_usage.aws_lambda_function_event_invoke_config.eventbridge[0]",

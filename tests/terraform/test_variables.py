@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from support.moto_server import create_segment_partner_source
 from support.terraform import REPO_ROOT, run_terraform, terraform_env
 from support.tf_overrides import provider_block
 
@@ -372,6 +373,9 @@ def results(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> dict[str, tuple[int, str, dict[str, Any]]]:
     base = tmp_path_factory.mktemp("variables")
+    # The module looks the Segment partner source up at plan time (issue 19): the valid cases
+    # name src123, so it exists, as Segment would have created it.
+    create_segment_partner_source(tf_moto_url, "src123")
     roots = {
         "variables": VARIABLES,
         "preconditions": PRECONDITIONS,

@@ -2,6 +2,12 @@ locals {
   log_group_name = "/aws/lambda/${var.function_name}"
   alias_enabled  = var.alias_name != null
 
+  # The log group's ARN built from its name, known before anything exists (issue 19): a policy document that
+  # read aws_cloudwatch_log_group.this.arn would be read at apply time whenever the log group has a
+  # pending change (a new retention, say), so the plan would show the role's policy as changing on
+  # every unrelated change. This is exactly the ARN CloudWatch Logs gives the log group.
+  log_group_arn = "arn:${var.partition}:logs:${var.region}:${var.account_id}:log-group:${local.log_group_name}"
+
   # The function's alarms: every function's errors and throttles; with asynchronous invocations,
   # the events Lambda dropped (too old, or retries used up) and failed to hand to the destination,
   # which raise nowhere else.
@@ -99,7 +105,44 @@ data "aws_iam_policy_document" "this" {
   statement {
     sid       = "Logs"
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${aws_cloudwatch_log_group.this.arn}:*"]
+    resources = ["${local.log_group_arn}:*"]
+  }
+
+  # In a VPC, Lambda creates and deletes the function's network interfaces with this role: the EC2
+  # actions of AWS's managed AWSLambdaVPCAccessExecutionRole (its logs actions are the Logs statement
+  # above, on this log group only). They support no narrower resource than "*" for Describe*, and
+  # Lambda names no interface before creating it.
+  dynamic "statement" {
+    for_each = var.vpc_config == null ? [] : [1]
+    content {
+      sid = "VpcNetworkInterfaces"
+      actions = [
+        "ec2:CreateNetworkInterface",
+        "ec2:DescribeNetworkInterfaces",
+        "ec2:DescribeSubnets",
+        "ec2:DeleteNetworkInterface",
+        "ec2:AssignPrivateIpAddresses",
+        "ec2:UnassignPrivateIpAddresses",
+      ]
+      resources = ["*"]
+    }
+  }
+
+  # A customer key for the environment: Lambda decrypts it for this function only (the encryption
+  # context Lambda sets is LambdaFunctionName).
+  dynamic "statement" {
+    for_each = var.kms_key_arn == null ? [] : [var.kms_key_arn]
+    content {
+      sid       = "EnvironmentKey"
+      actions   = ["kms:Decrypt"]
+      resources = [statement.value]
+
+      condition {
+        test     = "StringEquals"
+        variable = "kms:EncryptionContext:LambdaFunctionName"
+        values   = [var.function_name]
+      }
+    }
   }
 
   dynamic "statement" {
@@ -119,6 +162,15 @@ resource "aws_iam_role_policy" "this" {
   policy = data.aws_iam_policy_document.this.json
 }
 
+# The caller's own managed policies (for example an organisation's required deny policy), keyed
+# by position so that ARNs unknown until apply can still be listed.
+resource "aws_iam_role_policy_attachment" "additional" {
+  for_each = { for index, arn in var.additional_policy_arns : tostring(index) => arn }
+
+  role       = aws_iam_role.this.name
+  policy_arn = each.value
+}
+
 # ------------------------------------------------------------------------------------------------
 # Log group and function
 # ------------------------------------------------------------------------------------------------
@@ -135,9 +187,9 @@ resource "aws_cloudwatch_log_group" "this" {
 
 resource "aws_lambda_function" "this" {
   #checkov:skip=CKV_AWS_116:No function DLQ: synchronous callers (Segment, the read API's function URL) get the error and retry, asynchronous (EventBridge) failures go to the on-failure destination of var.async_invoke, and SQS batches end in the buffer's own DLQ through its redrive policy.
-  #checkov:skip=CKV_AWS_117:The functions reach only DynamoDB, SQS and CloudWatch Logs through public AWS endpoints; a VPC would add NAT cost and cold-start latency against Segment's 5-second limit.
-  #checkov:skip=CKV_AWS_173:The environment holds no secrets (table name, trackers, queue URL, configuration hashes); Lambda encrypts it at rest with an AWS-managed key.
-  #checkov:skip=CKV_AWS_272:The zip is built deterministically from this repository; code signing is left to callers that run a signing profile.
+  #checkov:skip=CKV_AWS_117:VPC placement is optional (var.vpc_config): the functions reach only DynamoDB, SQS and CloudWatch Logs through public AWS endpoints, and a VPC adds NAT or endpoint cost and cold-start latency against Segment's 5-second limit.
+  #checkov:skip=CKV_AWS_173:The environment holds no secrets (table name, trackers, queue URL, configuration hashes); Lambda encrypts it at rest with an AWS-managed key unless var.kms_key_arn names a customer key.
+  #checkov:skip=CKV_AWS_272:The zip is built deterministically from this repository; code signing is optional (var.code_signing_config_arn) for callers that run a signing profile.
   #checkov:skip=CKV_AWS_115:Reserved concurrency is optional (var.reserved_concurrency): reserving it by default would take capacity from the account pool; the batch function is capped on its event source mapping.
   #checkov:skip=CKV_AWS_50:X-Ray tracing is optional (var.tracing_mode).
   function_name = var.function_name
@@ -158,6 +210,16 @@ resource "aws_lambda_function" "this" {
   layers            = var.package.layers
 
   reserved_concurrent_executions = coalesce(var.reserved_concurrency, -1)
+  kms_key_arn                    = var.kms_key_arn
+  code_signing_config_arn        = var.code_signing_config_arn
+
+  dynamic "vpc_config" {
+    for_each = var.vpc_config == null ? [] : [var.vpc_config]
+    content {
+      subnet_ids         = vpc_config.value.subnet_ids
+      security_group_ids = vpc_config.value.security_group_ids
+    }
+  }
 
   environment {
     variables = var.environment
@@ -179,9 +241,12 @@ resource "aws_lambda_function" "this" {
 
   tags = var.tags
 
+  # The policy names the log group by its ARN built from the name, not by reference: the function
+  # waits for both explicitly (and for the caller's managed policies, such as a VPC one).
   depends_on = [
     aws_cloudwatch_log_group.this,
     aws_iam_role_policy.this,
+    aws_iam_role_policy_attachment.additional,
     var.wait_for,
   ]
 

@@ -174,3 +174,40 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "partition" {
+  description = "The AWS partition (aws, aws-cn, aws-us-gov): with region and account_id it builds the ARNs the role's policy names, known at plan time."
+  type        = string
+}
+
+variable "region" {
+  description = "The region the function runs in (see partition)."
+  type        = string
+}
+
+variable "vpc_config" {
+  description = "Subnets and security groups to place the function in (a VPC); null: no VPC. The role then gets the EC2 network-interface actions Lambda needs (those of AWSLambdaVPCAccessExecutionRole)."
+  type = object({
+    subnet_ids         = list(string)
+    security_group_ids = list(string)
+  })
+  default = null
+}
+
+variable "kms_key_arn" {
+  description = "Customer KMS key that encrypts the function's environment variables; null: Lambda's AWS-managed key. The role may kms:Decrypt with it for this function only."
+  type        = string
+  default     = null
+}
+
+variable "code_signing_config_arn" {
+  description = "ARN of a Lambda code signing configuration the function's code must satisfy; null: none."
+  type        = string
+  default     = null
+}
+
+variable "additional_policy_arns" {
+  description = "Managed policy ARNs attached to the execution role besides its inline policy."
+  type        = list(string)
+  default     = []
+}
