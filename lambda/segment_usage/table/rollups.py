@@ -13,9 +13,10 @@ newest first: the day's distance in days from the previous one (from ``w`` for t
 count, and for a summed trait the day's sum in micros (zigzag). Days older than ``w - SERIES_DAYS
 + 1`` are dropped at each write (they are outside every window: a reader's today is after ``w``).
 Size: at most ``SERIES_DAYS`` entries per trait, each 2 bytes for a day with fewer than 128 uses
-(<= 6 with up to 2 million a day, + up to 11 for a sum): ~0.7 KB per trait used every day, at most
-~2.2 KB (~6.2 KB summed); the 400 KB item limit is reached past ~180 traits used every day of a
-year by one user (``ROLLUP_BUDGET``).
+(up to 6 with 2 million a day, + up to 11 for a sum): 730 bytes for a trait used every day of a
+year, at most ~2.2 KB (~6.2 KB summed). So one user's rollup reaches DynamoDB's 400 KB item limit
+(``ROLLUP_BUDGET``) only past ~500 traits each used every day of a year (~60 summed traits at
+millions of uses a day); ``tests/read/test_view_windows.py`` checks 180 such traits fit.
 
 A rollup written before the series existed has no ``d``: its folded days have no per-day history
 (windows count only the days after ``w`` until a year of new folds has filled the series); the
