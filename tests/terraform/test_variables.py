@@ -91,7 +91,7 @@ CASES: dict[str, tuple[str, str | None]] = {
         segment_external_ids = ["ws"]
         trackers = [{ type = "track", name = "Report Exported", where = { format = { equals = "pdf" } } }]
         """,
-        'A tracker with where or sum needs its own trait (it counts only some of its calls): '
+        "A tracker with where or sum needs its own trait (it counts only some of its calls): "
         'trackers[0] ("Report Exported").trait',
     ),
     "tracker_where_two_operators": (
