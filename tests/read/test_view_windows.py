@@ -25,9 +25,16 @@ from segment_usage.table.rollups import (
 THROUGH = "2026-10-01"
 END = date.fromisoformat(THROUGH)
 
+# Days back from ``w``: dense runs (one-byte entries), the edge of the year, and anywhere.
+backs = st.one_of(
+    st.integers(0, 40), st.integers(SERIES_DAYS - 10, SERIES_DAYS + 2), st.integers(0, 800)
+)
 daily_entries = st.dictionaries(
-    st.integers(0, 2 * SERIES_DAYS).map(lambda back: (END - timedelta(days=back)).isoformat()),
-    st.tuples(st.integers(1, 5_000_000), st.integers(-(10**23), 10**23)),
+    backs.map(lambda back: (END - timedelta(days=back)).isoformat()),
+    st.tuples(
+        st.one_of(st.integers(1, 17), st.integers(1, 5_000_000)),
+        st.integers(-(10**23), 10**23),
+    ),
     max_size=60,
 )
 
@@ -44,17 +51,21 @@ def test_series_round_trip_keeps_exactly_the_last_365_days(
 
 
 def test_series_size_bound_a_year_of_daily_use() -> None:
-    """The bound the docs state: ~2 bytes a day for a trait used < 128 times a day; a year of
-    every day in 365 entries; ~180 traits used every day fit in one item."""
+    """The bound the docs state: a byte a day for a trait used up to 16 times a day; 365 entries
+    at most; 180 traits at their worst encoding (millions of uses every day) fit in one item."""
     year = {(END - timedelta(days=back)).isoformat(): [5] for back in range(SERIES_DAYS + 30)}
-    assert len(encode_series(year, THROUGH, False)) == 2 * SERIES_DAYS
-    worst = {day: [5_000_000, -(10**23)] for day in year}
-    assert len(encode_series(worst, THROUGH, True)) <= 17 * SERIES_DAYS
+    assert len(encode_series(year, THROUGH, False)) == SERIES_DAYS
+    weekly = {day: [16] for n, day in enumerate(sorted(year, reverse=True)) if n % 8 == 0}
+    assert len(encode_series(weekly, THROUGH, False)) == len(range(0, SERIES_DAYS, 8))
+    worst = {day: [5_000_000] for day in year}
+    assert len(encode_series(worst, THROUGH, False)) <= 7 * SERIES_DAYS
+    summed = {day: [5_000_000, -(10**23)] for day in year}
+    assert len(encode_series(summed, THROUGH, True)) <= 18 * SERIES_DAYS
     rollup = Rollup("U#heavy", THROUGH)
     for t in range(180):
         name = f"trait_{t:03d}_" + "x" * 20
-        rollup.usage[name] = [365 * 5, 1, 2]
-        rollup.daily[name] = dict(year)
+        rollup.usage[name] = [365 * 5_000_000, 1, 2]
+        rollup.daily[name] = dict(worst)
     rollup._trim()
     assert item_size(rollup.to_item(1)) < ROLLUP_BUDGET
 

@@ -8,15 +8,18 @@ every folded day: ``table/buckets.py``), ``d`` (trait -> its per-day series, bel
 The per-day series (``d``) keeps, for each usage trait, the count (and, for a summed trait, the
 sum) of each folded day within the last ``SERIES_DAYS`` days up to ``w``, so that windows of any
 length up to ``SERIES_DAYS`` days (and "on K distinct days of the last N") are exact at any history
-length. Encoding, one DynamoDB binary per trait: varints (unsigned LEB128), per day with a count,
-newest first: the day's distance in days from the previous one (from ``w`` for the first), the
-count, and for a summed trait the day's sum in micros (zigzag). Days older than ``w - SERIES_DAYS
-+ 1`` are dropped at each write (they are outside every window: a reader's today is after ``w``).
-Size: at most ``SERIES_DAYS`` entries per trait, each 2 bytes for a day with fewer than 128 uses
-(up to 6 with 2 million a day, + up to 11 for a sum): 730 bytes for a trait used every day of a
-year, at most ~2.2 KB (~6.2 KB summed). So one user's rollup reaches DynamoDB's 400 KB item limit
-(``ROLLUP_BUDGET``) only past ~500 traits each used every day of a year (~60 summed traits at
-millions of uses a day); ``tests/read/test_view_windows.py`` checks 180 such traits fit.
+length. Encoding, one DynamoDB binary per trait, an entry per day with a use, newest first: its
+step (days from the previous entry's day; for the first, days from ``w`` plus one) and its count.
+A step of 1-8 with a count of 1-16 (a trait used most days, a few times a day) is one byte,
+``(step - 1) << 4 | (count - 1)`` (below 0x80); any other entry is 0x80 followed by the step and
+the count as varints (unsigned LEB128). A summed trait's entry is followed by the day's sum in
+micros (zigzag varint). Days older than ``w - SERIES_DAYS + 1`` are dropped at each write (they
+are outside every window: a reader's today is after ``w``).
+Size: at most ``SERIES_DAYS`` entries per trait: 365 bytes for a trait used every day of a year
+(up to 16 times a day), at most ~2.6 KB (~6.6 KB summed) at millions of uses a day. So one user's
+rollup reaches DynamoDB's 400 KB item limit (``ROLLUP_BUDGET``) only past ~1,000 traits each used
+every day of a year (~60 summed traits at millions of uses a day);
+``tests/read/test_view_windows.py`` checks 180 traits at their worst encoding fit.
 
 A rollup written before the series existed has no ``d``: its folded days have no per-day history
 (windows count only the days after ``w`` until a year of new folds has filled the series); the
@@ -66,7 +69,7 @@ def encode_series(daily: Daily, through: str, summed: bool) -> bytes:
     older than ``SERIES_DAYS`` before ``through`` and days with a zero count are left out."""
     end = date.fromisoformat(through)
     out = bytearray()
-    previous = 0
+    previous = -1
     for day in sorted(daily, reverse=True):
         counts = daily[day]
         back = (end - date.fromisoformat(day)).days
@@ -74,8 +77,13 @@ def encode_series(daily: Daily, through: str, summed: bool) -> bytes:
             break
         if back < 0 or counts[0] <= 0:
             continue
-        _varint(back - previous, out)
-        _varint(counts[0], out)
+        step, count = back - previous, counts[0]
+        if step <= 8 and count <= 16:
+            out.append((step - 1) << 4 | (count - 1))
+        else:
+            out.append(0x80)
+            _varint(step, out)
+            _varint(count, out)
         if summed:
             micros = counts[1] if len(counts) > 1 else 0
             _varint(micros * 2 if micros >= 0 else -micros * 2 - 1, out)
@@ -87,10 +95,15 @@ def decode_series(data: bytes, through: str, summed: bool) -> Daily:
     """The inverse of ``encode_series``."""
     end = date.fromisoformat(through)
     daily: Daily = {}
-    i = back = 0
+    i, back = 0, -1
     while i < len(data):
-        step, i = _read_varint(data, i)
-        count, i = _read_varint(data, i)
+        head = data[i]
+        i += 1
+        if head < 0x80:
+            step, count = (head >> 4) + 1, (head & 0x0F) + 1
+        else:
+            step, i = _read_varint(data, i)
+            count, i = _read_varint(data, i)
         back += step
         entry = [count]
         if summed:
