@@ -267,16 +267,21 @@ class Reader:
         window), and the per-day series of the folded days of the last year into ``daily``."""
         view.messages_recorded += rollup.messages
         Reader._add_usage(view, rollup.usage)
-        for name, days in rollup.daily.items():
+        for name, counts in rollup.series_counts().items():
             trait = view.usage.get(name)
             if trait is None:  # pragma: no cover - a series always has its lifetime entry
                 continue
-            for day, entry in days.items():
-                trait.daily[day] = trait.daily.get(day, 0) + entry[0]
-                if len(entry) > 1:
-                    trait.daily_sums[day] = trait.daily_sums.get(day, Decimal(0)) + micros_decimal(
-                        entry[1]
-                    )
+            if not trait.daily:  # the usual case: the first partition, before its buckets
+                trait.daily.update(counts)
+            else:
+                for day, count in counts.items():
+                    trait.daily[day] = trait.daily.get(day, 0) + count
+        for name, sums in rollup.series_sums().items():
+            trait = view.usage[name]
+            for day, micros in sums.items():
+                trait.daily_sums[day] = trait.daily_sums.get(day, Decimal(0)) + micros_decimal(
+                    micros
+                )
 
     @staticmethod
     def _add_bucket(view: UserView, item: dict[str, Any], window_start: dict[int, str]) -> None:

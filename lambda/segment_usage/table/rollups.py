@@ -31,6 +31,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import lru_cache
+from itertools import accumulate, islice
 from typing import Any
 
 from .buckets import Bucket, Counted, add_use, parse_usage, usage_numbers
@@ -91,6 +93,29 @@ def encode_series(daily: Daily, through: str, summed: bool) -> bytes:
     return bytes(out)
 
 
+# The one-byte form's step and count for every byte below 0x80 (bytes.translate tables).
+_STEPS = bytes(((b >> 4) + 1) if b < 0x80 else 0 for b in range(256))
+_COUNTS = bytes(((b & 0x0F) + 1) if b < 0x80 else 0 for b in range(256))
+
+
+@lru_cache(maxsize=64)
+def _days_back(through: str) -> tuple[str, ...]:
+    """``through`` and the SERIES_DAYS - 1 days before it, newest first (yyyy-mm-dd)."""
+    end = date.fromisoformat(through)
+    return tuple((end - timedelta(days=back)).isoformat() for back in range(SERIES_DAYS))
+
+
+def series_counts(data: bytes, through: str, summed: bool) -> dict[str, int]:
+    """Day -> count of a series (what a reader needs), without building per-day lists: for the
+    usual series (every entry one byte, no sums) in C-level loops, since every read decodes every
+    trait's series (read/view.py; ``make bench`` section 5 times the read handler)."""
+    if summed or 0x80 in data or not data:
+        return {day: entry[0] for day, entry in decode_series(data, through, summed).items()}
+    days = _days_back(through)
+    backs = islice(accumulate(data.translate(_STEPS), initial=-1), 1, None)
+    return dict(zip(map(days.__getitem__, backs), data.translate(_COUNTS), strict=True))
+
+
 def decode_series(data: bytes, through: str, summed: bool) -> Daily:
     """The inverse of ``encode_series``."""
     end = date.fromisoformat(through)
@@ -123,6 +148,19 @@ class Rollup:
     version: int = 0  # 0: not stored yet
     # trait -> UTC day -> [count] (+ [micros]): folded days of the last SERIES_DAYS up to through
     daily: dict[str, Daily] = field(default_factory=dict)
+    # trait -> the stored series, not yet decoded into ``daily`` (readers decode what they need:
+    # ``series_counts``; writers decode it all before changing anything)
+    raw: dict[str, bytes] = field(default_factory=dict)
+
+    def summed(self, trait: str) -> bool:
+        """Whether ``trait`` keeps a sum (its lifetime entry has a fourth element)."""
+        return len(self.usage.get(trait, ())) > 3
+
+    def _decode(self) -> None:
+        for trait, data in self.raw.items():
+            if self.through is not None:
+                self.daily[trait] = decode_series(data, self.through, self.summed(trait))
+        self.raw = {}
 
     @classmethod
     def from_item(cls, pk: str, item: dict[str, Any] | None) -> Rollup:
@@ -134,22 +172,21 @@ class Rollup:
             trait: parse_usage(value["L"])
             for trait, value in item.get("u", {}).get("M", {}).items()
         }
-        daily: dict[str, Daily] = {}
+        raw = {}
         if through is not None:
-            for trait, value in item.get("d", {}).get("M", {}).items():
-                summed = len(usage.get(trait, ())) > 3
-                daily[trait] = decode_series(bytes(value["B"]), through, summed)
+            raw = {trait: bytes(v["B"]) for trait, v in item.get("d", {}).get("M", {}).items()}
         return cls(
             pk=pk,
             through=through,
             usage=usage,
             messages=int(item.get("n", {"N": "0"})["N"]),
             version=int(item["v"]["N"]),
-            daily=daily,
+            raw=raw,
         )
 
     def to_item(self, version: int) -> dict[str, Any]:
         """The item to store at ``version`` (``d`` trimmed to the last SERIES_DAYS up to ``w``)."""
+        self._decode()
         item: dict[str, Any] = {
             "pk": {"S": self.pk},
             "sk": {"S": ROLLUP_SK},
@@ -166,8 +203,7 @@ class Rollup:
             item["w"] = {"S": self.through}
             series = {}
             for trait, daily in sorted(self.daily.items()):
-                summed = len(self.usage.get(trait, ())) > 3
-                data = encode_series(daily, self.through, summed)
+                data = encode_series(daily, self.through, self.summed(trait))
                 if data:
                     series[trait] = {"B": data}
             if series:
@@ -178,7 +214,7 @@ class Rollup:
         return self.through is not None and day <= self.through
 
     def _add(self, trait: str, counts: list[int], day: str) -> None:
-        """Add a bucket's (or one message's) entry for ``trait`` on ``day``."""
+        """Add a bucket's (or one message's) entry for ``trait`` on ``day`` (series decoded)."""
         current = self.usage.get(trait)
         if current is None:
             self.usage[trait] = list(counts)
@@ -211,9 +247,35 @@ class Rollup:
                 del self.daily[trait]
 
     def copy(self) -> Rollup:
+        """A deep copy, its series decoded (what a writer changes)."""
+        self._decode()
         usage = {trait: list(counts) for trait, counts in self.usage.items()}
         daily = {trait: dict(days) for trait, days in self.daily.items()}
         return Rollup(self.pk, self.through, usage, self.messages, self.version, daily)
+
+    def series_counts(self) -> dict[str, dict[str, int]]:
+        """trait -> day -> count of the folded days in the series (what a reader needs)."""
+        if self.through is None:
+            return {}
+        out = {t: series_counts(d, self.through, self.summed(t)) for t, d in self.raw.items()}
+        out.update((t, {day: e[0] for day, e in days.items()}) for t, days in self.daily.items())
+        return out
+
+    def series_sums(self) -> dict[str, dict[str, int]]:
+        """trait -> day -> sum in micros of the folded days in the series (summed traits only)."""
+        if self.through is None:
+            return {}
+        out = {
+            trait: {day: e[1] for day, e in decode_series(data, self.through, True).items()}
+            for trait, data in self.raw.items()
+            if self.summed(trait)
+        }
+        out.update(
+            (t, {day: e[1] for day, e in days.items() if len(e) > 1})
+            for t, days in self.daily.items()
+            if self.summed(t)
+        )
+        return out
 
     def folded(self, buckets: Iterable[Bucket], through: str) -> Rollup:
         """A copy with ``buckets`` (the days after ``self.through`` up to ``through``) added: to
