@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -234,3 +235,45 @@ def test_a_message_matching_many_trackers_stays_within_the_bucket_bound(
     assert bucket.size() == item_size(bucket.to_item(bucket.version + 1))
     if before <= OPEN_LIMIT:
         assert after <= KB
+
+
+@pytest.mark.parametrize(
+    ("tracker", "error"),
+    [
+        ({"where": {"format": {"equals": "pdf"}}}, r"\[0\]\.trait: a tracker with where or sum"),
+        ({"sum": "revenue"}, r"\[0\]\.trait: a tracker with where or sum"),
+        (
+            {"trait": "t", "where": {"format": {"equals": "pdf", "in": ["x"]}}},
+            r"where\.format: set",
+        ),
+        ({"trait": "t", "where": {"format": {"in": []}}}, r"where\.format\.in: expected 1 to 100"),
+        ({"trait": "t", "where": {"pages": {"gt": "10"}}}, r"where\.pages\.gt: expected a number"),
+        ({"trait": "t", "where": {"a..b": {"gt": 1}}}, r"where key 'a\.\.b': expected a property"),
+        ({"trait": "t", "where": {"a": {"like": "x"}}}, r"where\.a: unknown operator"),
+        ({"trait": "t", "sum": ".revenue"}, r"\[0\]\.sum: expected a property path"),
+    ],
+)
+def test_the_function_refuses_what_terraform_refuses(tracker: dict[str, Any], error: str) -> None:
+    """The same rules as the plan-time validation (tests/terraform/test_variables.py), for an
+    environment set some other way: the error names the tracker and the field."""
+    with pytest.raises(ValueError, match=error):
+        Trackers.parse(json.dumps([{"type": "track", "name": "Report Exported", **tracker}]))
+
+
+def test_unset_members_terraform_sends_as_null_count_as_absent() -> None:
+    trackers = Trackers.parse(
+        json.dumps(
+            [
+                {
+                    "type": "track",
+                    "name": "Report Exported",
+                    "trait": "big_exports",
+                    "where": {"pages": {"equals": None, "in": None, "gt": 9, "lt": None}},
+                    "sum": None,
+                }
+            ]
+        )
+    )
+    big = sm.track("Report Exported", {"pages": 10}, user_id="u")
+    small = sm.track("Report Exported", {"pages": 9}, user_id="u")
+    assert trackers.uses_for(big) == (("big_exports", None),) and trackers.uses_for(small) == ()
