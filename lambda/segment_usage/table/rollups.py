@@ -253,30 +253,6 @@ class Rollup:
         daily = {trait: dict(days) for trait, days in self.daily.items()}
         return Rollup(self.pk, self.through, usage, self.messages, self.version, daily)
 
-    def series_counts(self) -> dict[str, dict[str, int]]:
-        """trait -> day -> count of the folded days in the series (what a reader needs)."""
-        if self.through is None:
-            return {}
-        out = {t: series_counts(d, self.through, self.summed(t)) for t, d in self.raw.items()}
-        out.update((t, {day: e[0] for day, e in days.items()}) for t, days in self.daily.items())
-        return out
-
-    def series_sums(self) -> dict[str, dict[str, int]]:
-        """trait -> day -> sum in micros of the folded days in the series (summed traits only)."""
-        if self.through is None:
-            return {}
-        out = {
-            trait: {day: e[1] for day, e in decode_series(data, self.through, True).items()}
-            for trait, data in self.raw.items()
-            if self.summed(trait)
-        }
-        out.update(
-            (t, {day: e[1] for day, e in days.items() if len(e) > 1})
-            for t, days in self.daily.items()
-            if self.summed(t)
-        )
-        return out
-
     def folded(self, buckets: Iterable[Bucket], through: str) -> Rollup:
         """A copy with ``buckets`` (the days after ``self.through`` up to ``through``) added: to
         the lifetime counts, and per day to the series (trimmed to SERIES_DAYS up to it)."""
