@@ -16,10 +16,10 @@ the count as varints (unsigned LEB128). A summed trait's entry is followed by th
 micros (zigzag varint). Days older than ``w - SERIES_DAYS + 1`` are dropped at each write (they
 are outside every window: a reader's today is after ``w``).
 Size: at most ``SERIES_DAYS`` entries per trait: 365 bytes for a trait used every day of a year
-(up to 16 times a day), at most ~2.6 KB (~6.6 KB summed) at millions of uses a day. So one user's
+(up to 16 times a day), ~2.2 KB at millions of uses every day (~6.6 KB summed). So one user's
 rollup reaches DynamoDB's 400 KB item limit (``ROLLUP_BUDGET``) only past ~1,000 traits each used
-every day of a year (~60 summed traits at millions of uses a day);
-``tests/read/test_view_windows.py`` checks 180 traits at their worst encoding fit.
+every day of a year (~180 at millions of uses every day, ~60 summed);
+``tests/read/test_view_windows.py`` checks 180 traits at millions of uses every day fit.
 
 A rollup written before the series existed has no ``d``: its folded days have no per-day history
 (windows count only the days after ``w`` until a year of new folds has filled the series); the
