@@ -16,6 +16,12 @@ is compacted along the way exactly as in production (rollup.py). Then:
 
 The Reader reads the user's rollup and the day buckets after it (two requests), so the cost is
 bounded by about FOLD_AFTER_DAYS + CHECK_EVERY_DAYS days of buckets whatever the history's length.
+
+Windows of any length (issue 18): the view read above holds each trait's per-day counts for the
+last 365 days (the recent buckets, and the rollup's per-day series of folded days), so the same
+read answers ``in_last_days``/``active_days`` for any N in 1..365; each row checks them for
+``WINDOW_CHECKS`` against the history itself (``windows_exact``). The 730-day row's bytes against
+the 30-day row's are then the cost of a full view with 365-day windows at two years of history.
 """
 
 from __future__ import annotations
@@ -26,11 +32,13 @@ import json
 import os
 import statistics
 import time
+from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import writer_today  # noqa: F401  (pins the writer's today: see that module)
 from segment_usage.handler import Runtime
+from segment_usage.ingest.trackers import default_trait
 from segment_usage.read.segments import SEGMENTS_SK, membership, parse_segments
 from segment_usage.read.view import Reader
 from segment_usage.read_api import ReadApi
@@ -48,6 +56,7 @@ FULL = {"histories": [(1, 5), (30, 5), (365, 5), (730, 5), (730, 20)], "repeats"
 QUICK = {"histories": [(1, 5), (30, 5)], "repeats": 3}
 GOAL_BYTES_RATIO = 1.5  # bytes read at 730 days / at 30 days
 GOAL_CPU_MS = 2.0  # read handler CPU per request with ten segments
+WINDOW_CHECKS = (1, 7, 30, 90, 180, 365)  # windows (days) checked against the history per row
 EVENTS = (
     "Report Exported",
     "Dashboard Viewed",
@@ -152,6 +161,30 @@ def _history(user: str, days: int, per_day: int) -> list[tuple[date, list[dict[s
     return history
 
 
+def windows_exact(view: Any, messages: list[dict[str, Any]], today: date) -> bool:
+    """Whether the view's ``in_last_days`` and ``active_days`` match the history for every trait
+    and every window of ``WINDOW_CHECKS`` (the history's own per-day counts, not the reader's)."""
+    per_day: Counter[tuple[str, str]] = Counter(
+        (default_trait("track", m["event"]), m["timestamp"][:10])
+        for m in messages
+        if m["type"] == "track"
+    )
+    traits = {trait for trait, _ in per_day}
+    for days in WINDOW_CHECKS:
+        first = (today - timedelta(days=days - 1)).isoformat()
+        for trait in traits:
+            inside = {d: n for (t, d), n in per_day.items() if t == trait and first <= d}
+            usage = view.usage.get(trait)
+            got = (
+                (usage.in_last_days(days, today), usage.active_days(days, today))
+                if usage
+                else (0, 0)
+            )
+            if got != (sum(inside.values()), len(inside)):
+                return False
+    return True
+
+
 def _median_ms(samples: list[float]) -> float:
     return round(statistics.median(samples) * 1000, 3)
 
@@ -244,6 +277,7 @@ def _measure(cfg: dict[str, Any], quick: bool) -> dict[str, Any]:
                 # Every message is in the dedup ledger; the identify is no usage.
                 "exact": view.messages_recorded == len(messages)
                 and sum(t.count for t in view.usage.values()) == len(messages) - 1,
+                "windows_exact": windows_exact(view, messages, NOW.date()),
             }
             meter.active = False
             row["handler_cpu_ms"] = _cpu(
@@ -310,6 +344,23 @@ def goals(result: dict[str, Any]) -> list[dict[str, Any]]:
             "figure": f"{slowest:.0f} us at most",
         }
     )
+    if short and long:
+        out.append(
+            {
+                "goal": "windows of 1-365 days exact at two years of history, read with 365-day "
+                f"windows <= {GOAL_BYTES_RATIO:g}x the bytes of 30 days of history, same requests",
+                "pass": all(r.get("windows_exact") for r in result["rows"])
+                and long["bytes"] / short["bytes"] <= GOAL_BYTES_RATIO
+                and long["requests"] == short["requests"],
+                "figure": f"windows {', '.join(map(str, WINDOW_CHECKS))} days exact at "
+                + ", ".join(
+                    f"{r['days']}d {'yes' if r.get('windows_exact') else 'NO'}"
+                    for r in result["rows"]
+                )
+                + f"; {long['bytes'] / short['bytes']:.2f}x bytes, {long['requests']} vs "
+                f"{short['requests']} requests",
+            }
+        )
     out.append(
         {
             "goal": "exact counts at every history length",
@@ -347,5 +398,13 @@ def render(result: dict[str, Any]) -> list[str]:
     lines.append(
         "  A read is the user's rollup (days folded by compaction) and the buckets after it; "
         "the 730-day rows read ~38 days of buckets, the 20/day row 4x as many messages a day."
+    )
+    lines.append(
+        "  The same read holds every trait's per-day counts of the last 365 days (the rollup's "
+        f"per-day series): windows {', '.join(map(str, WINDOW_CHECKS))} days exact: "
+        + ", ".join(
+            f"{r['days']}d@{r['messages_per_day']}/d {'yes' if r.get('windows_exact') else 'NO'}"
+            for r in result["rows"]
+        )
     )
     return lines

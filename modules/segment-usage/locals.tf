@@ -109,8 +109,23 @@ locals {
   # ------------------------------------------------------------------------------------------------
   # Function environment
   # ------------------------------------------------------------------------------------------------
+  # Unset optional members are left out (the function's environment is limited to 4 KB).
   trackers_env = var.trackers == null ? "all" : jsonencode([
-    for t in var.trackers : t.trait == null ? { type = t.type, name = t.name } : { type = t.type, name = t.name, trait = t.trait }
+    for t in var.trackers : merge(
+      { type = t.type, name = t.name },
+      t.trait == null ? {} : { trait = t.trait },
+      length(t.where) == 0 ? {} : {
+        where = { for path, c in t.where : path => merge(
+          c.equals == null ? {} : { equals = c.equals },
+          c.in == null ? {} : { in = c.in },
+          c.gt == null ? {} : { gt = c.gt },
+          c.gte == null ? {} : { gte = c.gte },
+          c.lt == null ? {} : { lt = c.lt },
+          c.lte == null ? {} : { lte = c.lte },
+        ) }
+      },
+      t.sum == null ? {} : { sum = t.sum },
+    )
   ])
 
   tracking_plan_env = var.tracking_plan == null ? {} : {

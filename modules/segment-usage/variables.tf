@@ -167,11 +167,35 @@ variable "logs" {
 # ---------------------------------------------------------------------------------------------------
 
 variable "trackers" {
-  description = "Which calls count as usage: null counts every track, page and screen call; otherwise a list of {type = track|page|screen, name = event name (or page name/category, or screen name), trait = optional trait name}."
+  description = <<-EOT
+    Which calls count as usage: null counts every track, page and screen call; otherwise a list of
+    {type = track|page|screen, name = event name (or page name/category, or screen name),
+    trait = optional trait name, where = optional filters, sum = optional property to sum}.
+    `where` maps a property path under `properties` ("format", "cart.total") to one condition:
+    { equals = "pdf" } (a string; a number or boolean property compares by value, 5 = "5.0",
+    true = "true"), { in = ["pdf", "csv"] } (1-100 values), or a range { gt, gte, lt, lte = number }
+    (any of them, all must hold); every entry must hold. `sum` is the path of a numeric property
+    whose exact sum the trait also keeps (numbers with at most 6 decimals and under 1e15 in
+    absolute value; a message without one does not count). A tracker with where or sum needs its
+    own trait. A message counts towards every trait whose tracker it matches: at most 4 per call
+    name, their trait names (+28 bytes each, +14 for a sum) at most 150 bytes, which keeps a day
+    bucket under 1 KB (1 WCU per write). Example: [{ type = "track", name = "Report Exported" },
+    { type = "track", name = "Report Exported", trait = "pdf_exports", where = { format = { equals = "pdf" } } },
+    { type = "track", name = "Order Completed", trait = "revenue", sum = "revenue" }].
+  EOT
   type = list(object({
     type  = string
     name  = string
     trait = optional(string)
+    where = optional(map(object({
+      equals = optional(string)
+      in     = optional(list(string))
+      gt     = optional(number)
+      gte    = optional(number)
+      lt     = optional(number)
+      lte    = optional(number)
+    })), {})
+    sum = optional(string)
   }))
   default = null
 
@@ -186,6 +210,34 @@ variable "trackers" {
   validation {
     condition     = var.trackers == null ? true : alltrue([for t in var.trackers : t.trait == null ? true : can(regex("^[a-z][a-z0-9_]{0,99}$", t.trait))])
     error_message = "A tracker trait must match ^[a-z][a-z0-9_]{0,99}$."
+  }
+  validation {
+    condition     = var.trackers == null ? true : alltrue([for t in var.trackers : t.trait != null || (length(t.where) == 0 && t.sum == null)])
+    error_message = "A tracker with where or sum needs its own trait (it counts only some of its calls): ${join(", ", [for i, t in(var.trackers == null ? [] : var.trackers) : "trackers[${i}] (${jsonencode(t.name)}).trait" if t.trait == null && (length(t.where) > 0 || t.sum != null)])}."
+  }
+  validation {
+    condition = var.trackers == null ? true : alltrue(flatten([for t in var.trackers : [for path, c in t.where :
+      can(regex("^[^.]+([.][^.]+)*$", path)) &&
+      ((c.equals != null ? 1 : 0) + (c.in != null ? 1 : 0) + (anytrue([c.gt != null, c.gte != null, c.lt != null, c.lte != null]) ? 1 : 0)) == 1 &&
+      (c.in == null ? true : length(c.in) >= 1 && length(c.in) <= 100)
+    ]]))
+    error_message = "Every where entry maps a property path under properties (\"format\", \"cart.total\": dot-separated, no empty part) to exactly one of { equals = value }, { in = [1 to 100 values] } or a range { gt, gte, lt, lte = number }; wrong: ${join(", ", flatten([for i, t in(var.trackers == null ? [] : var.trackers) : [for path, c in t.where : "trackers[${i}] (${jsonencode(t.name)}).where[${jsonencode(path)}]" if !(can(regex("^[^.]+([.][^.]+)*$", path)) && ((c.equals != null ? 1 : 0) + (c.in != null ? 1 : 0) + (anytrue([c.gt != null, c.gte != null, c.lt != null, c.lte != null]) ? 1 : 0)) == 1 && (c.in == null ? true : length(c.in) >= 1 && length(c.in) <= 100))]]))}."
+  }
+  validation {
+    condition     = var.trackers == null ? true : alltrue([for t in var.trackers : t.sum == null ? true : can(regex("^[^.]+([.][^.]+)*$", t.sum))])
+    error_message = "A tracker's sum is the path of a numeric property under properties (\"revenue\", \"cart.total\": dot-separated, no empty part); wrong: ${join(", ", [for i, t in(var.trackers == null ? [] : var.trackers) : "trackers[${i}] (${jsonencode(t.name)}).sum" if t.sum != null && !can(regex("^[^.]+([.][^.]+)*$", coalesce(t.sum, "x")))])}."
+  }
+  # The per-message bound of a day bucket (lambda/segment_usage/table/buckets.py): a message counts
+  # towards at most 4 traits whose bytes (name + 28, + 14 for a sum) total at most 150. A tracker
+  # without a trait counts its default trait name's upper bound: the name's UTF-8 bytes (rounded up
+  # to a multiple of 3), + 1 per camelCase boundary, + 2 ("t_"), at most 100.
+  validation {
+    condition = var.trackers == null ? true : alltrue([
+      for call in distinct([for t in var.trackers : "${t.type} ${jsonencode(t.name)}"]) :
+      length([for t in var.trackers : t if "${t.type} ${jsonencode(t.name)}" == call]) <= 4 &&
+      sum(concat([0], [for t in var.trackers : (t.trait != null ? length(t.trait) : min(100, length(base64encode(t.name)) / 4 * 3 + length(regexall("[a-z0-9][A-Z]", t.name)) + 2)) + 28 + (t.sum != null ? 14 : 0) if "${t.type} ${jsonencode(t.name)}" == call])) <= 150
+    ])
+    error_message = "A call counts towards at most 4 traits, whose names (+28 bytes each, +14 for a sum) total at most 150 bytes, so that a day bucket stays under 1 KB; over it: ${join(", ", [for call in distinct([for t in(var.trackers == null ? [] : var.trackers) : "${t.type} ${jsonencode(t.name)}"]) : "${call} (${length([for t in(var.trackers == null ? [] : var.trackers) : t if "${t.type} ${jsonencode(t.name)}" == call])} trackers, ${sum(concat([0], [for t in(var.trackers == null ? [] : var.trackers) : (t.trait != null ? length(t.trait) : min(100, length(base64encode(t.name)) / 4 * 3 + length(regexall("[a-z0-9][A-Z]", t.name)) + 2)) + 28 + (t.sum != null ? 14 : 0) if "${t.type} ${jsonencode(t.name)}" == call]))} bytes)" if length([for t in(var.trackers == null ? [] : var.trackers) : t if "${t.type} ${jsonencode(t.name)}" == call]) > 4 || sum(concat([0], [for t in(var.trackers == null ? [] : var.trackers) : (t.trait != null ? length(t.trait) : min(100, length(base64encode(t.name)) / 4 * 3 + length(regexall("[a-z0-9][A-Z]", t.name)) + 2)) + 28 + (t.sum != null ? 14 : 0) if "${t.type} ${jsonencode(t.name)}" == call])) > 150])}. Use fewer trackers for that call or shorter trait names."
   }
 }
 

@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 
+from segment_usage.ingest.trackers import Trackers
+from support import segment_messages as sm
 from support.moto_server import create_segment_partner_source
 from support.terraform import REPO_ROOT, run_terraform, terraform_env
 from support.tf_overrides import provider_block
@@ -87,6 +89,41 @@ CASES: dict[str, tuple[str, str | None]] = {
     "bad_tracker_type": (
         'segment_external_ids = ["ws"]\ntrackers = [{ type = "identify", name = "x" }]',
         "Every tracker type must be track, page or screen",
+    ),
+    # Issue 18: property filters and sums, refused at plan time naming the tracker and field.
+    "tracker_where_without_trait": (
+        """
+        segment_external_ids = ["ws"]
+        trackers = [{ type = "track", name = "Report Exported", where = { format = { equals = "pdf" } } }]
+        """,
+        "A tracker with where or sum needs its own trait (it counts only some of its calls): "
+        'trackers[0] ("Report Exported").trait',
+    ),
+    "tracker_where_two_operators": (
+        """
+        segment_external_ids = ["ws"]
+        trackers = [
+          { type = "track", name = "Report Exported" },
+          { type = "track", name = "Report Exported", trait = "pdf_exports",
+            where = { format = { equals = "pdf", in = ["csv"] }, "cart..total" = { gt = 1 } } },
+        ]
+        """,
+        'wrong: trackers[1] ("Report Exported").where["cart..total"], '
+        'trackers[1] ("Report Exported").where["format"]',
+    ),
+    "tracker_bad_sum_path": (
+        """
+        segment_external_ids = ["ws"]
+        trackers = [{ type = "track", name = "Order Completed", trait = "revenue", sum = ".revenue" }]
+        """,
+        'wrong: trackers[0] ("Order Completed").sum',
+    ),
+    "tracker_call_over_bucket_budget": (
+        """
+        segment_external_ids = ["ws"]
+        trackers = [for i in range(5) : { type = "track", name = "Order Completed", trait = "t${i}" }]
+        """,
+        'over it: track "Order Completed" (5 trackers, 150 bytes)',
     ),
     "bad_tracker_trait": (
         'segment_external_ids = ["ws"]\ntrackers = [{ type = "track", name = "x", trait = "Bad" }]',
@@ -268,6 +305,10 @@ CASES: dict[str, tuple[str, str | None]] = {
         trackers = [
           {{ type = "track", name = "Signed Up" }},
           {{ type = "screen", name = "Home", trait = "home_views" }},
+          {{ type = "track", name = "Report Exported", trait = "pdf_exports",
+             where = {{ format = {{ equals = "pdf" }}, pages = {{ gte = 2, lt = 10.5 }} }} }},
+          {{ type = "track", name = "Order Completed", trait = "revenue", sum = "revenue",
+             where = {{ currency = {{ in = ["USD", "EUR"] }} }} }},
         ]
         tracking_plan      = {json.dumps(PLAN_TEXT)}
         tracking_plan_mode = "block"
@@ -451,7 +492,26 @@ def test_valid_inputs_plan_the_promised_function(results: dict[str, Any]) -> Non
     assert json.loads(variables["SEGMENT_USAGE_TRACKERS"]) == [
         {"type": "track", "name": "Signed Up"},
         {"type": "screen", "name": "Home", "trait": "home_views"},
+        {
+            "type": "track",
+            "name": "Report Exported",
+            "trait": "pdf_exports",
+            "where": {"format": {"equals": "pdf"}, "pages": {"gte": 2, "lt": 10.5}},
+        },
+        {
+            "type": "track",
+            "name": "Order Completed",
+            "trait": "revenue",
+            "sum": "revenue",
+            "where": {"currency": {"in": ["USD", "EUR"]}},
+        },
     ]
+    # The function parses what the plan puts in its environment (the same rules, in Python).
+    parsed = Trackers.parse(variables["SEGMENT_USAGE_TRACKERS"])
+    pdf = sm.track("Report Exported", {"format": "pdf", "pages": 3}, user_id="u")
+    order = sm.track("Order Completed", {"currency": "EUR", "revenue": 19.99}, user_id="u")
+    assert parsed.uses_for(pdf) == (("pdf_exports", None),)
+    assert parsed.uses_for(order) == (("revenue", 19_990_000),)
     assert (
         variables["SEGMENT_USAGE_TRACKING_PLAN_SHA256"]
         == hashlib.sha256(PLAN_TEXT.encode()).hexdigest()

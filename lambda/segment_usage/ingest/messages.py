@@ -60,7 +60,9 @@ class Message:
     anonymous_id: str | None
     ts_ms: int
     day: str  # UTC date of the message timestamp (yyyy-mm-dd)
-    usage_trait: str | None = None
+    usage_trait: str | None = None  # the first of ``usage`` (the catalog names it)
+    # every (usage trait, amount in micros or None) it counts towards (ingest/trackers.py)
+    usage: tuple[tuple[str, int | None], ...] = ()
     catalog: tuple[str, str] | None = None  # (call type, name) for the event catalog
     traits: dict[str, str] = field(default_factory=dict)  # user (or group) trait -> JSON
     group_id: str | None = None
@@ -103,6 +105,7 @@ class Message:
             traits = _traits(message.get("traits"))
         elif call_type == "alias" and message["previousId"] != user_id:
             link_from = identity(message["previousId"], blocked)
+        usage = trackers.uses_for(message)
         return cls(
             message_id=message["messageId"],
             hash=message_hash(message["messageId"]),
@@ -113,7 +116,8 @@ class Message:
             anonymous_id=anonymous_id,
             ts_ms=when.ts_ms,
             day=when.day,
-            usage_trait=trackers.trait_for(message),
+            usage_trait=usage[0][0] if usage else None,
+            usage=usage,
             catalog=catalog,
             traits=traits,
             group_id=group_id,

@@ -14,19 +14,22 @@ from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
+from ..table.amounts import micros_decimal
+from ..table.buckets import parse_usage
 from ..table.catalog import list_events
 from ..table.keys import PROFILE_SK, ROLLUP_SK, anonymous_pk, bucket_day, user_pk
 from ..table.pages import query_items
 from ..table.rejected import list_kept
-from ..table.rollups import Rollup, buckets_after
+from ..table.rollups import SERIES_DAYS, Rollup, buckets_after, decode_series, series_counts
 from .segments import Segment, membership
 
 WINDOWS = (7, 30)
 # The longest rolling window a segment condition may name (days, UTC): the view holds each usage
-# trait's per-day counts this far back.
-MAX_WINDOW_DAYS = 365
+# trait's per-day counts this far back (the rollup's per-day series: table/rollups.py).
+MAX_WINDOW_DAYS = SERIES_DAYS
 # The most anonymous partitions one read follows (the most recently linked): a user with more
 # linked anonymous ids (cookies cleared, many devices) still reads in a bounded number of requests.
 MAX_LINKED_READ = 25
@@ -49,6 +52,22 @@ def _window(days: int, today: date) -> list[str]:
 
 @dataclass
 class UsageTrait:
+    """One usage trait of a user's view. Counts are messages; times epoch milliseconds; days UTC.
+
+    ``daily`` holds the count of every day of at least the last ``MAX_WINDOW_DAYS`` days before
+    the read (the recent day buckets, and the rollup's per-day series of folded days: exact for
+    any window 1..365 at any history length, late, out-of-order and redelivered messages
+    included; a rollup written before the series existed has none for its folded days,
+    docs/data-model.md). For the trait of a ``sum`` tracker (``trackers`` in Terraform:
+    ``sum = "revenue"``), ``sum`` is the exact lifetime sum of that property and ``daily_sums``
+    the sum per day (same days as ``daily``); for any other trait ``sum`` is None and
+    ``daily_sums`` empty.
+
+    The folded days' series are decoded on first use of ``daily`` or ``daily_sums`` (or of the
+    methods below), so a read that needs no window longer than the recent buckets' pays nothing
+    for them (``make bench`` section 5 times the read handler).
+    """
+
     count: int = 0
     first_seen_ms: int = 0
     last_seen_ms: int = 0
@@ -56,6 +75,32 @@ class UsageTrait:
     # UTC day (yyyy-mm-dd) -> count that day, for the days the view holds per day (at least the
     # last MAX_WINDOW_DAYS); days with no use are absent.
     daily: dict[str, int] = field(default_factory=dict)
+    sum: Decimal | None = None  # lifetime sum of a sum tracker's property (exact); else None
+    daily_sums: dict[str, Decimal] = field(default_factory=dict)  # UTC day -> that day's sum
+    # Rollup series not decoded yet: (series bytes, the rollup's w, summed): see ``folded_series``
+    pending: list[tuple[bytes, str, bool]] = field(default_factory=list, repr=False, compare=False)
+
+    def folded_series(self, data: bytes, through: str, summed: bool) -> None:
+        """Add a rollup's per-day series (``table/rollups.py``) of this trait, decoded later."""
+        self.pending.append((data, through, summed))
+
+    def add_day(self, day: str, count: int, amount: Decimal | None = None) -> None:
+        """Add ``count`` uses (and ``amount``) on ``day`` without decoding pending series."""
+        daily = self.__dict__["daily"]
+        daily[day] = daily.get(day, 0) + count
+        if amount is not None:
+            sums = self.__dict__["daily_sums"]
+            sums[day] = sums.get(day, Decimal(0)) + amount
+
+    def _decode(self) -> None:
+        pending, self.pending = self.pending, []
+        for data, through, summed in pending:
+            for day, count in series_counts(data, through, summed).items():
+                self.add_day(day, count)
+            if summed:
+                for day, entry in decode_series(data, through, True).items():
+                    sums = self.__dict__["daily_sums"]
+                    sums[day] = sums.get(day, Decimal(0)) + micros_decimal(entry[1])
 
     def in_last_days(self, days: int, today: date) -> int:
         """The count over the rolling window of ``days`` UTC days ending with ``today`` (1-365).
@@ -71,13 +116,48 @@ class UsageTrait:
         """
         return sum(1 for day in _window(days, today) if self.daily.get(day, 0) > 0)
 
+    def sum_in_last_days(self, days: int, today: date) -> Decimal:
+        """The exact sum of a ``sum`` tracker's property over the rolling window of ``days`` UTC
+        days ending with ``today`` (1-365); ``Decimal(0)`` for a trait that sums nothing.
+
+        Raises ValueError outside 1..MAX_WINDOW_DAYS.
+        """
+        zero = Decimal(0)
+        return sum((self.daily_sums.get(day, zero) for day in _window(days, today)), zero)
+
     def as_dict(self) -> dict[str, Any]:
-        return {
+        """JSON-ready: count, first/last seen (ISO-8601), the 7- and 30-day windows, and for a
+        summed trait ``sum`` (a JSON number: an int when whole, else a float, which keeps the
+        exact value up to 15 significant digits; ``sum`` itself is exact)."""
+        out: dict[str, Any] = {
             "count": self.count,
             "first_seen": _iso(self.first_seen_ms),
             "last_seen": _iso(self.last_seen_ms),
             **{f"last_{days}_days": n for days, n in self.windows.items()},
         }
+        if self.sum is not None:
+            whole = self.sum == self.sum.to_integral_value()
+            out["sum"] = int(self.sum) if whole else float(self.sum)
+        return out
+
+
+def _decoded(name: str) -> property:
+    """``daily``/``daily_sums`` as properties that decode pending series on first read (a data
+    descriptor wins over the instance's dict; the dataclass's __init__ sets them through it)."""
+
+    def get(self: UsageTrait) -> Any:
+        if self.__dict__.get("pending"):
+            self._decode()
+        return self.__dict__[name]
+
+    def put(self: UsageTrait, value: Any) -> None:
+        self.__dict__[name] = value
+
+    return property(get, put)
+
+
+UsageTrait.daily = _decoded("daily")  # type: ignore[assignment]
+UsageTrait.daily_sums = _decoded("daily_sums")  # type: ignore[assignment]
 
 
 @dataclass
@@ -230,9 +310,16 @@ class Reader:
 
     @staticmethod
     def _add_rollup(view: UserView, rollup: Rollup) -> None:
-        """Folded days: lifetime counts and first/last seen (never in a 7- or 30-day window)."""
+        """Folded days: lifetime counts, first/last seen and sums (never in a 7- or 30-day
+        window), and the per-day series of the folded days of the last year into ``daily``."""
         view.messages_recorded += rollup.messages
         Reader._add_usage(view, rollup.usage)
+        if rollup.through is None:
+            return
+        for name, data in rollup.raw.items():
+            trait = view.usage.get(name)
+            if trait is not None:  # a series always has its lifetime entry
+                trait.folded_series(data, rollup.through, rollup.summed(name))
 
     @staticmethod
     def _add_bucket(view: UserView, item: dict[str, Any], window_start: dict[int, str]) -> None:
@@ -244,7 +331,7 @@ class Reader:
             return
         day = bucket_day(item["sk"]["S"])
         windows = [days for days, start in window_start.items() if day >= start]
-        usage = {name: [int(n["N"]) for n in value["L"]] for name, value in item["u"]["M"].items()}
+        usage = {name: parse_usage(value["L"]) for name, value in item["u"]["M"].items()}
         Reader._add_usage(view, usage, windows, day)
 
     @staticmethod
@@ -254,7 +341,8 @@ class Reader:
         windows: list[int] | None = None,
         day: str | None = None,
     ) -> None:
-        for name, (count, first, last) in usage.items():
+        for name, counts in usage.items():
+            count, first, last = counts[:3]
             trait = view.usage.get(name)
             if trait is None:
                 trait = view.usage[name] = UsageTrait(0, first, last)
@@ -263,8 +351,11 @@ class Reader:
             trait.last_seen_ms = max(trait.last_seen_ms, last)
             for days in windows or ():
                 trait.windows[days] += count
+            amount = micros_decimal(counts[3]) if len(counts) > 3 else None
+            if amount is not None:
+                trait.sum = (trait.sum or Decimal(0)) + amount
             if day is not None:
-                trait.daily[day] = trait.daily.get(day, 0) + count
+                trait.add_day(day, count, amount)
 
     @staticmethod
     def _merge_latest(

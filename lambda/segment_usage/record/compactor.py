@@ -4,9 +4,11 @@ about the same at two years of history as at thirty days.
 A day bucket holds a user-day's messageId digests (the dedup ledger) and its usage counts. Lifetime
 counts need every day, but the 7- and 30-day windows only the last 30. So days older than
 ``FOLD_AFTER_DAYS`` are folded into one ``ROLLUP`` item per user partition: ``w`` (the last folded
-day), ``u`` (trait -> [count, first_ms, last_ms]) and ``n`` (messages folded). The buckets stay:
-they are the ledger that recognises a retry, whatever its age. Readers read the rollup and only the
-buckets after ``w``.
+day), ``u`` (trait -> [count, first_ms, last_ms], + the sum of a summed trait), ``d`` (per
+trait, the count and sum of each folded day of the last 365 up to ``w``: windows of any length,
+regularity) and ``n`` (messages folded); ``table/rollups.py`` has the encoding and its size
+bound. The buckets stay: they are the ledger that recognises a retry, whatever its age. Readers
+read the rollup and only the buckets after ``w``.
 
 The rules that keep every message counted exactly once (UTC dates; ``today`` is the writer's):
 - A message for a day of the last ``OPEN_DAYS`` days is recorded as ever: one conditional bucket

@@ -33,11 +33,12 @@ Why each message counts once:
   answers as done without writing again (and a retry after that token expired fails its version
   conditions, is re-planned, and finds the messages recorded: duplicates).
 
-Room for windows of any length (1-365 days, regularity): every late message reaches the rollup
-through ``Rollup.with_messages`` with its time, and compaction folds whole days, so a rollup that
-keeps per-day counts gets them from both paths without another read; the dense buckets keep each
-late day's counts as well, so a new rollup shape can be rebuilt from them. A backfill from the S3
-archive goes through this path unchanged (grouped by user upstream: see the cost below).
+Windows of any length (1-365 days) and regularity: every late message reaches the rollup through
+``Rollup.with_messages`` with its day and amounts, which adds it to the lifetime counts and to the
+rollup's per-day series (the days within ``SERIES_DAYS`` of ``w``), and the catch-up fold adds
+whole buckets per day the same way (``table/rollups.py``); the dedup decision above comes first,
+so a redelivered message adds to neither. A backfill from the S3 archive goes through this path
+unchanged (grouped by user upstream: see the cost below).
 
 Cost: a transaction costs twice the WCU of its items, but here its items are one bucket per day
 (of ~5-80 messages), one rollup and one catalog item per name for the whole partition's batch: at

@@ -1,12 +1,19 @@
 """The day-bucket item: per user and UTC day, the messageId digests recorded (the dedup ledger)
 and the usage counts they added. Item shape: ``h`` (binary set of 8-byte digests), ``u`` (trait ->
-[count, first_ms, last_ms]), ``v`` (version, for optimistic locking), ``c`` (closed by a take-back).
+[count, first_ms, last_ms], and a fourth element, the day's summed amount as an exact decimal, for
+the trait of a ``sum`` tracker: ``table/amounts.py``), ``v`` (version, for optimistic locking),
+``c`` (closed by a take-back).
 
 Buckets stay near 1 KB so that a write costs 1 WCU (DynamoDB: 1 WCU per started KB): a bucket takes
 new messages while it is at most ``OPEN_LIMIT`` bytes, sized by AWS's documented item-size rules
 (``item_size.py``). Whether a bucket is open depends only on its own size, which never shrinks by
 recording, so two writers that saw the same state make the same choice and their conditional
 writes collide instead of both succeeding.
+
+What one message may add is bounded by ``MAX_INCREMENT`` (so a bucket never passes 1 KB): its
+digest, a longer version number, and its usage traits, at most ``MAX_TRAITS_PER_MESSAGE`` whose
+``use_bytes`` add up to at most ``MESSAGE_USAGE_BYTES`` (``ingest/trackers.py`` keeps a message's
+traits within both; ``tests/record/test_trackers_record.py`` checks the bound on random buckets).
 """
 
 from __future__ import annotations
@@ -15,21 +22,39 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Protocol
 
+from .amounts import micros_text, text_micros
 from .item_size import KB, int_size
 from .keys import bucket_sk
 
-# The most one message can add: a digest (8 B), a new trait entry (name <= 100 B + list of three
-# 13-digit numbers + overheads, ~130 B) and a longer version number. Kept with a margin.
+# The most one message can add: a digest (8 B), a longer version number (1 B), the ``u`` attribute
+# when the bucket had none (4 B), its traits' entries (``MESSAGE_USAGE_BYTES``) and a 13 B margin.
+# Unchanged since the first version: OPEN_LIMIT must be the same for every writer of a table.
 MAX_INCREMENT = 176
 OPEN_LIMIT = KB - MAX_INCREMENT
+# A new trait entry beyond its name: map element 1, list 3, count 1 + 3 (a bucket holds < 128
+# messages), first and last 1 + 9 each (epoch ms of datetime's range); an existing entry grows less
+# (count +1, first/last at most +7 each). A summed trait adds its amount: 1 + 13 (a bucket's sum is
+# under 1.3e23 micros, 24 digits; amounts.py).
+ENTRY_BYTES = 28
+SUM_BYTES = 14
+MESSAGE_USAGE_BYTES = MAX_INCREMENT - 8 - 1 - 4 - 13  # 150
+MAX_TRAITS_PER_MESSAGE = 4
+
+Use = tuple[str, int | None]  # (usage trait, amount in micros for a sum tracker's trait, else None)
+
+
+def use_bytes(trait: str, summed: bool) -> int:
+    """The most a message's use of ``trait`` adds to a bucket (bytes, AWS's item-size rules)."""
+    return len(trait.encode("utf-8")) + ENTRY_BYTES + (SUM_BYTES if summed else 0)
 
 
 class Counted(Protocol):
     """What a bucket or a rollup counts of a message (``ingest.messages.Message`` is one)."""
 
     hash: bytes  # 8-byte messageId digest
-    usage_trait: str | None
+    usage: tuple[Use, ...]  # every usage trait it counts towards (within the bound above)
     ts_ms: int  # message time, epoch milliseconds
+    day: str  # its UTC day (yyyy-mm-dd)
 
 
 @dataclass
@@ -40,6 +65,7 @@ class Bucket:
     index: int
     version: int = 0  # 0: not yet stored
     hashes: set[bytes] = field(default_factory=set)
+    # trait -> [count, first_ms, last_ms] (+ [micros] for a summed trait)
     usage: dict[str, list[int]] = field(default_factory=dict)
     # Set when a take-back shrank a full bucket: its chain goes on past it, whatever its size now.
     closed: bool = False
@@ -61,7 +87,7 @@ class Bucket:
         if self.usage:
             item["u"] = {
                 "M": {
-                    trait: {"L": [{"N": str(n)} for n in counts]}
+                    trait: {"L": usage_numbers(counts)}
                     for trait, counts in sorted(self.usage.items())
                 }
             }
@@ -78,7 +104,7 @@ class Bucket:
             version=int(item["v"]["N"]),
             hashes={bytes(b) for b in item.get("h", {}).get("BS", [])},
             usage={
-                trait: [int(n["N"]) for n in value["L"]]
+                trait: parse_usage(value["L"])
                 for trait, value in item.get("u", {}).get("M", {}).items()
             },
             closed="c" in item,
@@ -94,10 +120,10 @@ class Bucket:
             size += 1 + sum(map(len, self.hashes))
         if self.usage:
             size += 1 + 3
-            for trait, (count, first, last) in self.usage.items():
-                # name, list overhead (3), three elements (1 each) and the numbers themselves
-                size += 1 + len(trait.encode("utf-8")) + 6
-                size += int_size(count) + int_size(first) + int_size(last)
+            for trait, counts in self.usage.items():
+                # name, list overhead (3), its elements (1 each) and the numbers themselves
+                size += 1 + len(trait.encode("utf-8")) + 3 + len(counts)
+                size += sum(map(int_size, counts))
         return size
 
     def copy(self) -> Bucket:
@@ -129,29 +155,56 @@ class Bucket:
         bound = 5 + len(self.pk.encode("utf-8")) + len(self.day) + 9 + 12 + 2 + 1 + 4
         bound += sum(map(len, self.hashes)) + sum(map(len, map(str.encode, self.usage)))
         bound += 34 * len(self.usage)
+        summed = sum(map(len, self.usage.values())) - 3 * len(self.usage)
+        bound += SUM_BYTES * summed
         return bound > OPEN_LIMIT and self.size() > OPEN_LIMIT
 
     def add(self, message: Counted) -> None:
         self.hashes.add(message.hash)
-        trait = message.usage_trait
-        if trait:
-            ts = message.ts_ms
-            counts = self.usage.get(trait)
-            self.usage[trait] = (
-                [1, ts, ts]
-                if counts is None
-                else [counts[0] + 1, min(counts[1], ts), max(counts[2], ts)]
-            )
+        for trait, micros in message.usage:
+            self.usage[trait] = add_use(self.usage.get(trait), message.ts_ms, micros)
 
     def remove(self, message: Counted) -> None:
         """Undo ``add`` (compensation). first/last stay as they were; a retry restores them."""
         if message.hash not in self.hashes:
             return
         self.hashes.discard(message.hash)
-        trait = message.usage_trait or ""
-        counts = self.usage.get(trait)
-        if counts is not None:
+        for trait, micros in message.usage:
+            counts = self.usage.get(trait)
+            if counts is None:
+                continue
             if counts[0] <= 1:
                 del self.usage[trait]
             else:
-                self.usage[trait] = [counts[0] - 1, counts[1], counts[2]]
+                less = [counts[0] - 1, counts[1], counts[2]]
+                if len(counts) > 3:
+                    less.append(counts[3] - (micros or 0))
+                self.usage[trait] = less
+
+
+def add_use(counts: list[int] | None, ts: int, micros: int | None) -> list[int]:
+    """A trait entry ([count, first_ms, last_ms] (+ [micros])) with one use at ``ts`` added;
+    ``micros`` is the use's amount for a summed trait (None: a counted one). A new list: entries
+    are never changed in place (``Bucket.copy`` relies on it)."""
+    if counts is None:
+        return [1, ts, ts] if micros is None else [1, ts, ts, micros]
+    new = [counts[0] + 1, min(counts[1], ts), max(counts[2], ts)]
+    if micros is not None or len(counts) > 3:
+        new.append((counts[3] if len(counts) > 3 else 0) + (micros or 0))
+    return new
+
+
+def usage_numbers(counts: list[int]) -> list[dict[str, str]]:
+    """A trait entry as a DynamoDB list of numbers (its amount as exact fixed-point text)."""
+    numbers = [{"N": str(n)} for n in counts[:3]]
+    if len(counts) > 3:
+        numbers.append({"N": micros_text(counts[3])})
+    return numbers
+
+
+def parse_usage(numbers: list[dict[str, str]]) -> list[int]:
+    """The inverse of ``usage_numbers``."""
+    counts = [int(n["N"]) for n in numbers[:3]]
+    if len(numbers) > 3:
+        counts.append(text_micros(numbers[3]["N"]))
+    return counts
