@@ -38,11 +38,20 @@ POWER = {
 
 
 def usage(count: int, d7: int, d30: int, first_days_ago: float, last_days_ago: float) -> UsageTrait:
+    """A usage trait with ``d7`` uses in the last 7 days, ``d30`` in the last 30 and ``count`` in
+    all, placed on days from the last seen one back (the per-day counts windows are read from)."""
+    last = int(last_days_ago)
+    daily: dict[str, int] = {}
+    for n, back in ((d7, min(last, 6)), (d30 - d7, max(last, 7)), (count - d30, max(last, 30))):
+        if n:
+            day = (NOW - timedelta(days=back)).date().isoformat()
+            daily[day] = daily.get(day, 0) + n
     return UsageTrait(
         count,
         NOW_MS - int(first_days_ago * DAY),
         NOW_MS - int(last_days_ago * DAY),
         {7: d7, 30: d30},
+        daily,
     )
 
 
@@ -64,8 +73,8 @@ def member(definition: dict, usage_traits: dict, traits: dict) -> bool:
             "segments.s: set exactly one of all, any",
         ),
         (
-            {"s": {"all": [{"trait": "a", "in_last_days": 14, "at_least": 1}]}},
-            "segments.s.all[0].in_last_days: 14 is not 7 or 30",
+            {"s": {"all": [{"trait": "a", "in_last_days": 366, "at_least": 1}]}},
+            "segments.s.all[0].in_last_days: 366 is not whole days 1-365",
         ),
         (
             {"s": {"all": [{"trait": "a", "in_last_days": 7}]}},
