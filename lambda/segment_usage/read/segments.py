@@ -54,6 +54,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from ..settings import SEGMENTS_SHA256
@@ -427,24 +428,61 @@ def bucket(salt: str, user_id: str) -> int:
 
 class _Series:
     """One usage trait (or ``*``) as the conditions read it: lifetime count, first and last seen,
-    and its days sorted with running counts, so that any window costs two bisections."""
+    and, built on the first window asked, its days sorted with running counts, so that any window
+    costs two bisections. ``dailies``: the per-day counts it sums (one per trait; ``*``: all)."""
 
-    __slots__ = ("count", "cum", "days", "first", "last")
+    __slots__ = ("count", "cum", "dailies", "days", "first", "last")
 
-    def __init__(self, count: int, first: int | None, last: int | None, daily: dict[str, int]):
-        self.count, self.first, self.last = count, first, last
-        self.days = sorted(d for d, n in daily.items() if n > 0)
-        self.cum = [0]
-        for day in self.days:
-            self.cum.append(self.cum[-1] + daily[day])
+    def __init__(self, count: int, first: int | None, last: int | None, dailies: list[Any]):
+        self.count, self.first, self.last, self.dailies = count, first, last, dailies
+        self.days: list[str] | None = None
+        self.cum: list[int] = [0]
 
-    def window(self, start: str, end: str) -> tuple[int, int]:
-        """(count, active days) over the UTC days start..end (yyyy-mm-dd, both included)."""
-        low, high = bisect_left(self.days, start), bisect_right(self.days, end)
+    def _build(self) -> list[str]:
+        if len(self.dailies) == 1:
+            daily = self.dailies[0]
+        else:
+            daily = {}
+            for one in self.dailies:
+                for day, n in one.items():
+                    daily[day] = daily.get(day, 0) + n
+        days = sorted(d for d, n in daily.items() if n > 0)
+        total = 0
+        for day in days:
+            total += daily[day]
+            self.cum.append(total)
+        self.days = days
+        return days
+
+    def window(self, recent: tuple[str, ...], n: int) -> tuple[int, int]:
+        """(count, active days) over the ``n`` UTC days ``recent[:n]`` (newest first, from today).
+
+        One trait: whichever is shorter, a lookup of each day of the window or a pass over the
+        days it was used; several (``*``): two bisections in their merged, sorted days.
+        """
+        if len(self.dailies) == 1 and self.days is None:
+            daily, count, active = self.dailies[0], 0, 0
+            if n <= len(daily):
+                for day in recent[:n]:
+                    used = daily.get(day)
+                    if used:
+                        count, active = count + used, active + 1
+            else:
+                start, end = recent[n - 1], recent[0]
+                for day, used in daily.items():
+                    if used and start <= day <= end:
+                        count, active = count + used, active + 1
+            return count, active
+        days = self.days if self.days is not None else self._build()
+        low, high = bisect_left(days, recent[n - 1]), bisect_right(days, recent[0])
         return self.cum[high] - self.cum[low], high - low
 
 
-_NOTHING = _Series(0, None, None, {})
+@lru_cache(maxsize=8)
+def _recent_days(today: date) -> tuple[str, ...]:
+    """The MAX_WINDOW_DAYS UTC days ending with ``today``, newest first, as yyyy-mm-dd (made once
+    per day and shared by every user evaluated that day)."""
+    return tuple((today - timedelta(days=back)).isoformat() for back in range(MAX_WINDOW_DAYS))
 
 
 class _Facts:
@@ -499,20 +537,13 @@ class _Facts:
         traits = list(self.usage.values()) if name == "*" else [self.usage.get(name)]
         traits = [t for t in traits if t is not None]
         if not traits:
-            found = _NOTHING
-        elif len(traits) == 1:
-            t = traits[0]
-            found = _Series(t.count, t.first_seen_ms, t.last_seen_ms, t.daily)
+            found = _Series(0, None, None, [{}])  # never used: no count, no days
         else:
-            daily: dict[str, int] = {}
-            for t in traits:
-                for day, n in t.daily.items():
-                    daily[day] = daily.get(day, 0) + n
             found = _Series(
                 sum(t.count for t in traits),
                 min(t.first_seen_ms for t in traits),
                 max(t.last_seen_ms for t in traits),
-                daily,
+                [t.daily for t in traits],
             )
         self.series_[name] = found
         return found
@@ -602,13 +633,12 @@ def _usage_check(c: Condition, facts: _Facts) -> Row:
     actual: dict[str, Any] = {}
     reasons: list[str] = []
     met: bool | None = True
-    today = facts.today.isoformat()
     for op, value in c.ops:
         result: bool | None
         if op in USAGE_OPS:
             if c.window:
                 start = facts.start(c.window)
-                n = s.window(start.isoformat(), today)[0]
+                n = s.window(_recent_days(facts.today), c.window)[0]
                 actual[f"last_{c.window}_days"] = n
                 unseen: int | None = 0 if not facts.uncovered(start) else None
                 why = f"{n} in the covered days; the window starts {start.isoformat()}, before it"
@@ -622,7 +652,7 @@ def _usage_check(c: Condition, facts: _Facts) -> Row:
         elif op == "active_days":
             days, least, most = value
             start = facts.start(days)
-            seen = s.window(start.isoformat(), today)[1]
+            seen = s.window(_recent_days(facts.today), days)[1]
             actual[f"active_days_in_last_{days}_days"] = seen
             gap = facts.uncovered(start)
             result = True
@@ -639,7 +669,7 @@ def _usage_check(c: Condition, facts: _Facts) -> Row:
             covered = facts.covered_since(cutoff)
             if op == "first_seen_in_last_days":
                 first = s.first
-                actual["first_seen"] = _iso(first) if first is not None else None
+                actual["first_seen"] = first  # epoch ms: _explain writes it as ISO-8601
                 if first is not None and first <= cutoff:
                     result = False
                 elif facts.coverage is None:
@@ -651,7 +681,7 @@ def _usage_check(c: Condition, facts: _Facts) -> Row:
                     reasons.append("whether it was used before it is not known")
             else:
                 last = s.last
-                actual["last_seen"] = _iso(last) if last is not None else None
+                actual["last_seen"] = last
                 recent = last is not None and last > cutoff
                 if recent or covered:
                     result = recent == (op == "seen_in_last_days")
@@ -746,6 +776,10 @@ def _explain(c: Condition, facts: _Facts, segment: Segment, path: str) -> dict[s
         row["conditions"] = rows
         return row
     row["met"], row["actual"], reason = _leaf(c, facts, segment)
+    if c.kind == "trait":
+        for key in ("first_seen", "last_seen"):
+            if row["actual"].get(key) is not None:
+                row["actual"][key] = _iso(row["actual"][key])
     if reason is not None:
         row["reason"] = reason
     return row
