@@ -164,7 +164,7 @@ class ReadApi:
         self.sha256 = settings.segments_sha256
         self.client = client or aws_client("dynamodb", READ_DYNAMODB)
         self.reader: Reader | None = None
-        self.coverage_read_at = 0.0  # time.monotonic() of the last coverage read
+        self.coverage_read_at = time.monotonic()  # of the last coverage read (or of the start)
 
     def _reader(self) -> Reader:
         # Loaded on first use and kept; a mismatch (deployment in progress) is retried next time.
