@@ -493,6 +493,7 @@ class _Facts:
         "answers",
         "coverage",
         "coverage_ms",
+        "covered_days",
         "definitions",
         "now_ms",
         "series_",
@@ -527,6 +528,8 @@ class _Facts:
             if self.coverage is None
             else int(datetime(*self.coverage.timetuple()[:3], tzinfo=UTC).timestamp() * 1000)
         )
+        # Days from coverage to today, both included (0 or less: coverage starts after today).
+        self.covered_days = None if self.coverage is None else (self.today - self.coverage).days + 1
         self.series_: dict[str, _Series] = {}
         self.answers: dict[str, tuple[bool | None, str | None]] = {}
 
@@ -534,10 +537,18 @@ class _Facts:
         found = self.series_.get(name)
         if found is not None:
             return found
-        traits = list(self.usage.values()) if name == "*" else [self.usage.get(name)]
-        traits = [t for t in traits if t is not None]
+        if name != "*":
+            t = self.usage.get(name)
+            found = (
+                _Series(0, None, None, [{}])  # never used: no count, no days
+                if t is None
+                else _Series(t.count, t.first_seen_ms, t.last_seen_ms, [t.daily])
+            )
+            self.series_[name] = found
+            return found
+        traits = list(self.usage.values())
         if not traits:
-            found = _Series(0, None, None, [{}])  # never used: no count, no days
+            found = _Series(0, None, None, [{}])
         else:
             found = _Series(
                 sum(t.count for t in traits),
@@ -549,13 +560,14 @@ class _Facts:
         return found
 
     def start(self, days: int) -> date:
+        """The first day of the window of ``days`` days ending today."""
         return self.today - timedelta(days=days - 1)
 
-    def uncovered(self, start: date) -> int:
-        """How many days from ``start`` up to today lie before coverage (0 without coverage)."""
-        if self.coverage is None or start >= self.coverage:
+    def uncovered(self, days: int) -> int:
+        """How many of the last ``days`` days (today included) lie before coverage (0 without)."""
+        if self.covered_days is None:
             return 0
-        return min((self.coverage - start).days, (self.today - start).days + 1)
+        return min(max(days - self.covered_days, 0), days)
 
     def covered_since(self, ms: int) -> bool:
         """Whether every moment after ``ms`` (epoch ms) up to now lies inside coverage."""
@@ -637,24 +649,25 @@ def _usage_check(c: Condition, facts: _Facts) -> Row:
         result: bool | None
         if op in USAGE_OPS:
             if c.window:
-                start = facts.start(c.window)
                 n = s.window(_recent_days(facts.today), c.window)[0]
                 actual[f"last_{c.window}_days"] = n
-                unseen: int | None = 0 if not facts.uncovered(start) else None
-                why = f"{n} in the covered days; the window starts {start.isoformat()}, before it"
+                unseen: int | None = 0 if not facts.uncovered(c.window) else None
             else:
                 n = actual["count"] = s.count
                 unseen = 0 if facts.coverage is None else None
-                why = f"{n} since it; a lifetime count includes the days before it"
             result = _bounded(op, n, value, unseen)
             if result is None:
-                reasons.append(why)
+                reasons.append(
+                    f"{n} in the covered days; the window starts "
+                    f"{facts.start(c.window).isoformat()}, before it"
+                    if c.window
+                    else f"{n} since it; a lifetime count includes the days before it"
+                )
         elif op == "active_days":
             days, least, most = value
-            start = facts.start(days)
             seen = s.window(_recent_days(facts.today), days)[1]
             actual[f"active_days_in_last_{days}_days"] = seen
-            gap = facts.uncovered(start)
+            gap = facts.uncovered(days)
             result = True
             for bound_op, bound in (("at_least", least), ("at_most", most)):
                 if bound is not None:
