@@ -212,8 +212,8 @@ locals {
       where = [for e in local.segment_checked : "${e.path}.segment: a cycle of nested segments through ${join(", ", local.segment_cycles[e.owner])}" if e.has.segment && contains(local.segment_cycles[e.owner], coalesce(e.v.segment, "-")) && try(e.owner == local.segment_cycles[e.owner][0], false)]
     },
     {
-      rule  = "at_least and at_most on a trait are counts: whole numbers >= 0."
-      where = [for e in local.segment_checked : e.path if !(e.v.trait == null ? true : alltrue([for v in [e.v.at_least, e.v.at_most] : v == null ? true : v >= 0 && floor(v) == v]))]
+      rule  = "at_least and at_most on a trait are numbers >= 0: its count, or its sum for a sum tracker's trait."
+      where = [for e in local.segment_checked : e.path if !(e.v.trait == null ? true : alltrue([for v in [e.v.at_least, e.v.at_most] : v == null ? true : v >= 0]))]
     },
     {
       rule  = "not_seen_for_days, seen_in_last_days and first_seen_in_last_days must be whole days 1-36500."

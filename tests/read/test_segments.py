@@ -83,7 +83,7 @@ def member(definition: dict, usage_traits: dict, traits: dict) -> bool:
         ({"s": {"all": [{"trait": "a"}]}}, "segments.s.all[0]: trait 'a' needs at least one of"),
         (
             {"s": {"all": [{"trait": "a", "at_least": -1}]}},
-            "segments.s.all[0].at_least: expected a whole number >= 0",
+            "segments.s.all[0].at_least: expected a number >= 0",
         ),
         (
             {"s": {"all": [{"trait": "a", "not_seen_for_days": 0}]}},

@@ -4,7 +4,9 @@ history, window and bound; malformed windows are refused naming the field."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 from hypothesis import given, settings
@@ -130,3 +132,59 @@ def test_bad_windows_name_the_field(condition: dict, error: str) -> None:
     with pytest.raises(SegmentDefinitionError) as info:
         parse_segments({"s": {"all": [{"trait": "search", **condition}]}})
     assert f"segments.s.{error}" in str(info.value)
+
+
+def summed(daily_sums: dict[str, Decimal]) -> UsageTrait:
+    """The trait of a ``sum`` tracker as the view holds it (branch windows: ``UsageTrait.sum`` and
+    ``daily_sums``; set here as attributes, so this test runs before and after that merge)."""
+    trait = UsageTrait(
+        len(daily_sums), 0, int(NOW.timestamp() * 1000), daily=dict.fromkeys(daily_sums, 1)
+    )
+    trait.sum = sum(daily_sums.values(), Decimal(0))
+    trait.daily_sums = dict(daily_sums)
+    return trait
+
+
+amounts = st.decimals(min_value=0, max_value=500, places=2, allow_nan=False, allow_infinity=False)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    daily_sums=st.dictionaries(
+        st.integers(0, 400).map(lambda back: (TODAY - timedelta(days=back)).isoformat()),
+        amounts,
+        max_size=40,
+    ),
+    days=st.integers(1, 365),
+    bound=st.one_of(
+        amounts.filter(lambda d: d > 0),
+        st.sampled_from([Decimal("0.1"), Decimal("0.3"), Decimal("99.99")]),  # no exact float
+    ),
+    op=st.sampled_from(["at_least", "at_most"]),
+    coverage_back=st.integers(0, 400),
+)
+def test_at_least_and_at_most_on_a_sum_trackers_trait_compare_its_sum(
+    daily_sums: dict, days: int, bound: Decimal, op: str, coverage_back: int
+) -> None:
+    usage = {"revenue": summed(daily_sums)}
+    window = [(TODAY - timedelta(days=back)).isoformat() for back in range(days)]
+    in_window = sum((daily_sums.get(d, Decimal(0)) for d in window), Decimal(0))
+    compare = (lambda a, b: a >= b) if op == "at_least" else (lambda a, b: a <= b)
+    segments = parse_segments(
+        {
+            "window": {"all": [{"trait": "revenue", "in_last_days": days, op: float(bound)}]},
+            "lifetime": {"all": [{"trait": "revenue", op: float(bound)}]},
+        }
+    )
+    answer = membership(segments, usage, {}, NOW)
+    assert answer["window"] is compare(in_window, Decimal(str(float(bound))))
+    assert answer["lifetime"] is compare(usage["revenue"].sum, Decimal(str(float(bound))))
+    # A sum can fall (refunds): a window reaching before coverage is unknown, inside it decided.
+    coverage = (TODAY - timedelta(days=coverage_back)).isoformat()
+    covered = membership(segments, usage, {}, NOW, coverage_start=coverage)
+    assert covered["window"] is (answer["window"] if days - 1 <= coverage_back else None)
+    assert covered["lifetime"] is None
+    (row,) = [r for r in explain(segments, usage, {}, NOW) if r["segment"] == "window"]
+    value = row["conditions"][0]["actual"][f"sum_last_{days}_days"]
+    assert value == (int(in_window) if in_window == int(in_window) else float(in_window))
+    json.dumps(row)  # JSON-ready: no Decimal

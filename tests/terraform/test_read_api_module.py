@@ -71,9 +71,9 @@ INVALID = {
         'segments = { s = { all = [{ any = [{ trait = "a", at_least = 1, equals = "x" }] }] } }',
         "segments: s.all[0].any[0]: equals, in, exists, greater_than and less_than go with identify_trait only",
     ),
-    "fractional_count": (
-        'segments = { s = { all = [{ trait = "a", at_least = 1.5 }] } }',
-        "segments: s.all[0]: at_least and at_most on a trait are counts",
+    "negative_count": (
+        'segments = { s = { all = [{ trait = "a", at_least = -1.5 }] } }',
+        "segments: s.all[0]: at_least and at_most on a trait are numbers >= 0",
     ),
     "empty_nested": (
         "segments = { s = { all = [{ all = [] }] } }",

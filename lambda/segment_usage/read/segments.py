@@ -14,7 +14,8 @@ A segment has ``all`` or ``any`` (a list of conditions) and optionally ``salt`` 
 default: the segment's name). A condition is one of
 
 - usage: ``trait`` (a usage trait, or ``*`` for any usage) with ``at_least``/``at_most`` on its
-  count over ``in_last_days`` (1-365 rolling UTC days ending today; omitted: lifetime); regularity,
+  count over ``in_last_days`` (1-365 rolling UTC days ending today; omitted: lifetime), or on its
+  sum for the trait of a ``sum`` tracker (``UsageTrait.sum``/``daily_sums``); regularity,
   ``active_days = {at_least and/or at_most, in_last_days}`` (on how many distinct UTC days of the
   window it was used: PostHog's "regularly", Recurly Engage's "visits >= 2 over the last 7 days");
   and/or recency: ``not_seen_for_days``, ``seen_in_last_days``, ``first_seen_in_last_days`` (any
@@ -54,6 +55,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
@@ -250,9 +252,11 @@ def _parse_usage(raw: dict[str, Any], name: str, where: str) -> Condition:
     ops: list[tuple[str, Any]] = []
     for op in USAGE_OPS:
         if op in raw:
-            if not _is_count(raw[op]) or raw[op] < 0:
-                raise SegmentDefinitionError(f"{where}.{op}: expected a whole number >= 0")
-            ops.append((op, int(raw[op])))
+            if not _is_number(raw[op]) or raw[op] < 0:
+                raise SegmentDefinitionError(
+                    f"{where}.{op}: expected a number >= 0 (a count, or a sum tracker's sum)"
+                )
+            ops.append((op, int(raw[op]) if _is_count(raw[op]) else raw[op]))
     if window is not None and not ops:
         raise SegmentDefinitionError(f"{where}.in_last_days: needs at_least or at_most")
     if "active_days" in raw:
@@ -431,12 +435,34 @@ class _Series:
     and, built on the first window asked, its days sorted with running counts, so that any window
     costs two bisections. ``dailies``: the per-day counts it sums (one per trait; ``*``: all)."""
 
-    __slots__ = ("count", "cum", "dailies", "days", "first", "last")
+    __slots__ = ("count", "cum", "dailies", "days", "first", "last", "sum", "sums")
 
-    def __init__(self, count: int, first: int | None, last: int | None, dailies: list[Any]):
+    def __init__(
+        self,
+        count: int,
+        first: int | None,
+        last: int | None,
+        dailies: list[Any],
+        total: Any = None,
+        sums: Mapping[str, Any] | None = None,
+    ):
         self.count, self.first, self.last, self.dailies = count, first, last, dailies
+        self.sum, self.sums = total, sums  # a sum tracker's lifetime sum and sum per day, or None
         self.days: list[str] | None = None
         self.cum: list[int] = [0]
+
+    def sum_window(self, recent: tuple[str, ...], n: int) -> Any:
+        """The sum over the ``n`` UTC days ``recent[:n]`` (a sum tracker's trait only)."""
+        sums, total = self.sums or {}, Decimal(0)
+        if n <= len(sums):
+            for day in recent[:n]:
+                total += sums.get(day, 0)
+        else:
+            start, end = recent[n - 1], recent[0]
+            for day, amount in sums.items():
+                if start <= day <= end:
+                    total += amount
+        return total
 
     def _build(self) -> list[str]:
         if len(self.dailies) == 1:
@@ -542,7 +568,14 @@ class _Facts:
             found = (
                 _Series(0, None, None, [{}])  # never used: no count, no days
                 if t is None
-                else _Series(t.count, t.first_seen_ms, t.last_seen_ms, [t.daily])
+                else _Series(
+                    t.count,
+                    t.first_seen_ms,
+                    t.last_seen_ms,
+                    [t.daily],
+                    getattr(t, "sum", None),  # a sum tracker's trait (view.UsageTrait.sum)
+                    getattr(t, "daily_sums", None),
+                )
             )
             self.series_[name] = found
             return found
@@ -610,6 +643,13 @@ def _compare(op: str, actual: float, limit: float) -> bool:
     return actual < limit
 
 
+def _json_number(value: Any) -> Any:
+    """A count as is; a Decimal sum as an int when whole, else a float (JSON has no decimals)."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
+
+
 def _iso(ms: int) -> str:
     return (
         datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
@@ -648,14 +688,23 @@ def _usage_check(c: Condition, facts: _Facts) -> Row:
     for op, value in c.ops:
         result: bool | None
         if op in USAGE_OPS:
+            summed = s.sum is not None  # a sum tracker's trait: the bounds apply to its sum
             if c.window:
-                n = s.window(_recent_days(facts.today), c.window)[0]
-                actual[f"last_{c.window}_days"] = n
+                n = (
+                    s.sum_window(_recent_days(facts.today), c.window)
+                    if summed
+                    else s.window(_recent_days(facts.today), c.window)[0]
+                )
+                actual[f"{'sum_' if summed else ''}last_{c.window}_days"] = _json_number(n)
                 unseen: int | None = 0 if not facts.uncovered(c.window) else None
             else:
-                n = actual["count"] = s.count
+                n = s.sum if summed else s.count
+                actual["sum" if summed else "count"] = _json_number(n)
                 unseen = 0 if facts.coverage is None else None
-            result = _bounded(op, n, value, unseen)
+            # A sum may fall as well as rise (refunds): only the covered part decides nothing.
+            if summed and isinstance(value, float):  # 99.99 as typed, not the float nearest it
+                value = Decimal(repr(value))
+            result = _bounded(op, n, value, unseen) if not summed or unseen == 0 else None
             if result is None:
                 reasons.append(
                     f"{n} in the covered days; the window starts "
