@@ -231,3 +231,10 @@ def test_explain_gives_the_reason_and_the_values() -> None:
     (row,) = report["conditions"]
     assert row["met"] is None and row["reason"] == report["reason"]
     assert row["actual"] == {"last_90_days": 1, "coverage_start": "2026-11-13"}
+
+
+def test_a_coverage_day_that_does_not_exist_is_ignored() -> None:
+    """An item edited by hand ("2026-02-30"): decided from the data, not an error on every read."""
+    segments = parse_segments({"q": {"all": [{"trait": "search", "not_seen_for_days": 30}]}})
+    assert membership(segments, {}, {}, NOW, coverage_start="2026-02-30") == {"q": True}
+    assert membership(segments, {}, {}, NOW, coverage_start="2026-11-20") == {"q": None}

@@ -504,6 +504,15 @@ class _Series:
         return self.cum[high] - self.cum[low], high - low
 
 
+def _day(text: str | None) -> date | None:
+    """A yyyy-mm-dd day, or None for None or a day that does not exist (an item edited by hand:
+    decided from the data, as without coverage, rather than failing every read)."""
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
 @lru_cache(maxsize=8)
 def _recent_days(today: date) -> tuple[str, ...]:
     """The MAX_WINDOW_DAYS UTC days ending with ``today``, newest first, as yyyy-mm-dd (made once
@@ -548,7 +557,7 @@ class _Facts:
         )
         self.now_ms = int(now.timestamp() * 1000)
         self.today = today or now.astimezone(UTC).date()
-        self.coverage = date.fromisoformat(coverage_start) if coverage_start else None
+        self.coverage = _day(coverage_start)
         self.coverage_ms = (
             None
             if self.coverage is None
