@@ -72,6 +72,13 @@ def test_quick_bench_runs_and_reports_every_section(tmp_path: Path) -> None:
     assert volume["burst"]["exact"] and volume["burst"]["raised"] == 0
     assert all(v["statuses"] == ["rejected"] for v in volume["permanent_errors"].values())
 
+    segment_cpu = results["segment_cpu"]  # issue 18: bench/segment_cpu.py
+    assert "error" not in segment_cpu, segment_cpu
+    assert _number(segment_cpu["new_ten"]["median_ms"]) and segment_cpu["ratio_to_simple"] > 1
+    answers = segment_cpu["answers"].values()  # every answer, unknown included, was given
+    assert all(a["true"] + a["false"] + a["unknown"] == segment_cpu["users"] for a in answers)
+    assert sum(a["unknown"] for a in answers) > 0
+
     goals = results["goals"]
     assert len(goals) >= 10
     assert all(isinstance(g["pass"], bool) and g["figure"] for g in goals)
