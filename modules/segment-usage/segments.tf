@@ -109,7 +109,7 @@ locals {
       ]])
     },
     {
-      rule = "all and any nest one level only: a nested all or any holds trait, identify_trait and audience conditions."
+      rule = "all and any nest one level only: a nested all or any holds trait, identify_trait, audience, percent and segment conditions."
       where = flatten([for e in local.segment_checked : [
         for group in local.segment_groups : "${e.path}.${group}" if e.depth > 1 && try(e.c[group], null) != null
       ]])
