@@ -37,6 +37,7 @@ import cold_init  # noqa: E402
 import cpu_cost  # noqa: E402
 import late_bulk  # noqa: E402
 import read_cost  # noqa: E402
+import segment_cpu  # noqa: E402
 import volume  # noqa: E402
 import workload  # noqa: E402
 import write_cost  # noqa: E402
@@ -250,6 +251,7 @@ def goals(results: dict[str, Any]) -> list[dict[str, Any]]:
     out += volume.goals(results.get("volume", {}))  # issue 10: bench/volume.py
     out += late_bulk.goals(results.get("late_bulk", {}))  # issue 20: bench/late_bulk.py
     out += backfill_cost.goals(results.get("backfill", {}))  # issue 18: bench/backfill_cost.py
+    out += segment_cpu.goals(results.get("segment_cpu", {}))  # issue 18: bench/segment_cpu.py
     return out
 
 
@@ -396,6 +398,7 @@ def render(results: dict[str, Any]) -> str:
     lines += volume.render(results.get("volume", {}))  # issue 10: bench/volume.py
     lines += late_bulk.render(results.get("late_bulk", {}))  # issue 20: bench/late_bulk.py
     lines += backfill_cost.render(results.get("backfill", {}))  # issue 18: bench/backfill_cost.py
+    lines += segment_cpu.render(results.get("segment_cpu", {}))  # issue 18: bench/segment_cpu.py
     add("")
     add("Goals")
     for goal in results["goals"]:
@@ -438,6 +441,7 @@ def main(argv: list[str] | None = None) -> int:
     cpu = guarded("cpu", cpu_cost.measure, work.messages, cfg["cpu_repeats"])
     init = guarded("cold init", cold, cfg)
     reads = guarded("read cost", read_cost.measure, args.quick)  # issue 12: bench/read_cost.py
+    segment_cpu_result = guarded("segment cpu", segment_cpu.measure, args.quick)  # issue 18
 
     results: dict[str, Any] = {
         "quick": args.quick,
@@ -457,6 +461,7 @@ def main(argv: list[str] | None = None) -> int:
         "volume": scale,
         "late_bulk": late,
         "backfill": backfill,
+        "segment_cpu": segment_cpu_result,
         "zip": package,
         "out": str(args.out),
     }

@@ -77,6 +77,12 @@ def test_quick_bench_runs_and_reports_every_section(tmp_path: Path) -> None:
     for loaded in (backfill["archive_order"], backfill["grouped"]):
         assert loaded["exact"] and loaded["failed"] == 0
         assert _number(loaded["wcu_per_message"]) and loaded["wcu_per_message"] > 0
+    segment_cpu = results["segment_cpu"]  # issue 18: bench/segment_cpu.py
+    assert "error" not in segment_cpu, segment_cpu
+    assert _number(segment_cpu["new_ten"]["median_ms"]) and segment_cpu["ratio_to_simple"] > 1
+    answers = segment_cpu["answers"].values()  # every answer, unknown included, was given
+    assert all(a["true"] + a["false"] + a["unknown"] == segment_cpu["users"] for a in answers)
+    assert sum(a["unknown"] for a in answers) > 0
 
     goals = results["goals"]
     assert len(goals) >= 10

@@ -83,6 +83,9 @@ module "segment_usage" {
     }
   }
   read_api = { enabled = true }
+  # The demo plays a history dated up to 21 days before the apply, as a team that loaded its history
+  # would: declared covered, so that windows reaching before today are decided (issue 18).
+  coverage_start = "2000-01-01"
 }
 
 data "aws_caller_identity" "current" {}

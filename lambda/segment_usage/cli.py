@@ -1,7 +1,7 @@
 """``segment-usage``: read what was recorded, and validate messages offline.
 
     segment-usage traits USER_ID [--json]   usage and identify traits, linked anonymous ids too
-    segment-usage segments USER_ID [--json] why the user is in or out of each segment
+    segment-usage segments USER_ID [--json] why the user is in, out or unknown of each segment
     segment-usage events [--json]           the event catalog
     segment-usage rejected [--json]         kept rejections (and plan warnings), with reasons
     segment-usage validate FILE [--json]    offline; FILE: a JSON message or JSON lines (-: stdin)
@@ -48,9 +48,13 @@ def _client(args: argparse.Namespace) -> tuple[Any, str]:
 
 def _reader(args: argparse.Namespace) -> Any:
     from .read.view import Reader
+    from .table.coverage import load_coverage
 
     client, table = _client(args)
-    return Reader(client, table, _segment_definitions(args, client, table))
+    segments = _segment_definitions(args, client, table)
+    # Segments answer unknown where a window reaches before coverage (read/segments.py).
+    coverage = load_coverage(client, table) if segments else None
+    return Reader(client, table, segments, coverage)
 
 
 def _segment_definitions(args: argparse.Namespace, client: Any, table: str) -> Any:
@@ -180,20 +184,27 @@ def cmd_traits(args: argparse.Namespace, out: TextIO) -> int:
         out.write(f"group {group_id}: {json.dumps(traits)}\n")
     if view["segments"]:
         out.write("segments: ")
-        out.write(", ".join(f"{n} {'IN' if m else 'out'}" for n, m in view["segments"].items()))
+        out.write(", ".join(f"{n} {_VERDICT[m].strip()}" for n, m in view["segments"].items()))
         out.write("\n")
     return 0
 
 
+_VERDICT = {True: "IN ", False: "OUT", None: "???"}  # a segment: in, out, unknown
+_MET = {True: "yes", False: "no ", None: "?  "}  # a condition: met, not met, unknown
+
+
 def _explain_rows(rows: list[dict[str, Any]], out: TextIO, depth: int) -> None:
     for row in rows:
-        mark = "yes" if row["met"] else "no "
         actual = f"  (actual: {json.dumps(row['actual'])})" if "actual" in row else ""
-        out.write(f"{'  ' * depth}{mark} {row['path']}: {row['condition']}{actual}\n")
+        out.write(f"{'  ' * depth}{_MET[row['met']]} {row['path']}: {row['condition']}{actual}\n")
+        if row["met"] is None and "conditions" not in row:
+            out.write(f"{'  ' * depth}    unknown: {row['reason']}\n")
         _explain_rows(row.get("conditions", []), out, depth + 1)
 
 
 def cmd_segments(args: argparse.Namespace, out: TextIO) -> int:
+    from datetime import UTC, datetime
+
     from .read.segments import explain
 
     reader = _reader(args)
@@ -203,17 +214,34 @@ def cmd_segments(args: argparse.Namespace, out: TextIO) -> int:
             "(or pass --segments FILE)"
         )
     now = _moment(args.as_of, "--as-of")
+    now = now.astimezone(UTC) if now else datetime.now(UTC)  # one moment, one UTC day for both
     view = reader.user(args.user_id, now=now)
-    report = explain(reader.segments, view.usage, view.traits, now)
+    report = explain(
+        reader.segments,
+        view.usage,
+        view.traits,
+        now,
+        coverage_start=view.coverage_start,
+        user_id=args.user_id,
+    )
     if args.json:
-        json.dump({"userId": args.user_id, "segments": report}, out, indent=2)
+        document = {"userId": args.user_id, "coverageStart": view.coverage_start}
+        json.dump({**document, "segments": report}, out, indent=2)
         out.write("\n")
         return 0
     out.write(f"user {args.user_id}" + ("" if view.found else " (nothing recorded)") + "\n")
+    if view.coverage_start:
+        out.write(
+            f"coverage starts {view.coverage_start}: a window reaching before it answers unknown "
+            "unless what was seen decides it\n"
+        )
     for seg in report:
-        verdict = "IN " if seg["member"] else "OUT"
-        out.write(f"{verdict} {seg['segment']} ({seg['match']} of these)")
+        out.write(f"{_VERDICT[seg['member']]} {seg['segment']} ({seg['match']} of these)")
         out.write(f": {seg['description']}\n" if seg["description"] else "\n")
+        if "salt" in seg:
+            out.write(f"  holdout salt: {json.dumps(seg['salt'])}\n")
+        if seg["member"] is None:
+            out.write(f"  unknown: {seg['reason']}\n")
         _explain_rows(seg["conditions"], out, 1)
     return 0
 

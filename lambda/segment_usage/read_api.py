@@ -1,16 +1,21 @@
 """The read API: ``segment_usage.read_api.handler``, behind a Lambda function URL with AWS_IAM auth.
 
     GET /v1/users/{userId}               -> {user_id, traits, usage, segments, groups, external_ids}
-    GET /v1/users/{userId}?segment=NAME  -> {user_id, segment, member}
+    GET /v1/users/{userId}?segment=NAME  -> {user_id, segment, member} (+ reason when unknown)
 
 ``traits`` is a flat map of identify traits, as Segment's Profile API ``/traits`` returns them;
-``usage`` holds the usage traits; ``segments`` maps each defined segment to true/false, evaluated
-on this read. Errors are JSON ``{"error": {"code", "message"}}`` with a 4xx status for anything
-the caller can fix (bad id 400, unknown user or segment 404, unsigned 403, not GET 405); 5xx only
-when DynamoDB fails (503 on throttling, with Retry-After).
+``usage`` holds the usage traits; ``segments`` maps each defined segment to true, false or null
+(unknown: a condition's window reaches before the deployment's coverage, ``read/segments.py``),
+evaluated on this read, with ``segment_reasons`` (segment -> why) when any is null; ``?segment=``
+answers ``"member": null`` with a ``reason`` then. Errors are JSON ``{"error": {"code",
+"message"}}`` with a 4xx status for anything the caller can fix (bad id 400, unknown user or
+segment 404, unsigned 403, not GET 405); 5xx only when DynamoDB fails (503 on throttling, with
+Retry-After).
 
 Environment: ``SEGMENT_USAGE_TABLE`` and, when segments are defined,
-``SEGMENT_USAGE_SEGMENTS_SHA256`` (the definitions live in the table, item CONFIG/SEGMENTS).
+``SEGMENT_USAGE_SEGMENTS_SHA256`` (the definitions live in the table, item CONFIG/SEGMENTS). With
+segments, the coverage start (item CONFIG/COVERAGE, ``table/coverage.py``) is read with them: one
+GetItem per container, again after ``COVERAGE_TTL_S`` (a backfill may lower it).
 The function's role may only GetItem/Query/BatchGetItem the table. One log line per request,
 without the user id (no PII in logs).
 """
@@ -29,14 +34,16 @@ from urllib.parse import parse_qs, unquote
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .read.segments import SEGMENT_NAME, SegmentDefinitionError, load_from_table
+from .read.segments import SEGMENT_NAME, SegmentDefinitionError, load_from_table, reasons
 from .read.view import Reader
 from .settings import READ_DYNAMODB, TABLE, ReadSettings, aws_client
+from .table.coverage import load_coverage
 
 ROUTE = re.compile(r"^/v1/users/([^/]+)$")
 MAX_ID_CHARS = 512  # Segment sets no limit; longer ids are hashed in keys (table.keys)
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 QUERY_PARAMETERS = {"segment"}
+COVERAGE_TTL_S = 600.0  # how long a container trusts the coverage start it read
 THROTTLING = {
     "ProvisionedThroughputExceededException",
     "ThrottlingException",
@@ -117,9 +124,10 @@ def _authorized(event: Mapping[str, Any]) -> bool:
     )
 
 
-def profile(view: Any) -> dict[str, Any]:
+def profile(view: Any, why: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The profile answer; ``why``: segment -> reason, for the segments the view answers null."""
     data = view.as_dict()
-    return {
+    body = {
         "user_id": view.user_id,
         "traits": data["traits"],
         "usage": data["usage"],
@@ -128,6 +136,23 @@ def profile(view: Any) -> dict[str, Any]:
         "external_ids": [{"type": "user_id", "id": view.user_id}]
         + [{"type": "linked_id", "id": linked} for linked in view.linked_ids],
     }
+    if why:
+        body["segment_reasons"] = dict(sorted(why.items()))
+    return body
+
+
+def unknown_reasons(reader: Reader, view: Any, now: datetime | None) -> dict[str, str]:
+    """Segment -> why it is unknown, for the view's null segments (none: no work)."""
+    if not any(member is None for member in view.segments.values()):
+        return {}
+    return reasons(
+        reader.segments,
+        view.usage,
+        view.traits,
+        now,
+        coverage_start=view.coverage_start,
+        user_id=view.user_id,
+    )
 
 
 class ReadApi:
@@ -139,9 +164,16 @@ class ReadApi:
         self.sha256 = settings.segments_sha256
         self.client = client or aws_client("dynamodb", READ_DYNAMODB)
         self.reader: Reader | None = None
+        self.coverage_read_at = time.monotonic()  # of the last coverage read (or of the start)
 
     def _reader(self) -> Reader:
         # Loaded on first use and kept; a mismatch (deployment in progress) is retried next time.
+        # The coverage start only matters to segments: read with them, and again after the TTL.
+        reader = self.reader
+        stale = time.monotonic() - self.coverage_read_at > COVERAGE_TTL_S
+        if reader is not None and reader.segments and stale:
+            reader.coverage_start = load_coverage(self.client, self.table)
+            self.coverage_read_at = time.monotonic()
         if self.reader is None:
             segments = {}
             if self.sha256:
@@ -151,7 +183,9 @@ class ReadApi:
                     raise HttpError(
                         503, "segments_unavailable", "segment definitions are being deployed"
                     ) from exc
-            self.reader = Reader(self.client, self.table, segments)
+            coverage = load_coverage(self.client, self.table) if segments else None
+            self.coverage_read_at = time.monotonic()
+            self.reader = Reader(self.client, self.table, segments, coverage)
         return self.reader
 
     def route(self, event: Mapping[str, Any], now: datetime | None = None) -> dict[str, Any]:
@@ -172,9 +206,11 @@ class ReadApi:
         view = reader.user(user_id, now=now)
         if not view.found:
             raise HttpError(404, "unknown_user", "nothing is recorded for this userId")
+        why = unknown_reasons(reader, view, now)
         if segment is not None:
-            return {"user_id": user_id, "segment": segment, "member": view.segments[segment]}
-        return profile(view)
+            answer = {"user_id": user_id, "segment": segment, "member": view.segments[segment]}
+            return answer | ({"reason": why[segment]} if segment in why else {})
+        return profile(view, why)
 
     def handle(self, event: Any, context: Any = None, now: datetime | None = None) -> dict:
         started = time.perf_counter()

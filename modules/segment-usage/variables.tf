@@ -789,14 +789,20 @@ variable "segments" {
   description = <<-EOT
     Segments over each user's view, evaluated on read (a change needs no backfill), shown by the read
     API and `segment-usage traits`/`segments`. Map of segment name (^[a-z][a-z0-9_]{0,63}$) to
-    { description, all | any = [conditions] }. A condition is one of: usage, `trait` (or "*" for any)
-    with `at_least`/`at_most` on its count over `in_last_days` (7 or 30; omitted: lifetime) and/or
-    `not_seen_for_days`, `seen_in_last_days`, `first_seen_in_last_days`; identify trait,
+    { description, salt, all | any = [conditions] }. A condition is one of: usage, `trait` (or "*" for
+    any) with `at_least`/`at_most` on its count over `in_last_days` (1-365 rolling UTC days; omitted:
+    lifetime), regularity `active_days = { at_least/at_most, in_last_days }` (distinct days used),
+    and/or `not_seen_for_days`, `seen_in_last_days`, `first_seen_in_last_days`; identify trait,
     `identify_trait` with `equals`, `in`, `exists`, `at_least`, `at_most`, `greater_than`,
-    `less_than`; Engage audience, `audience` with `member` (default true); or a nested `all`/`any` of
-    such conditions (one level). Every key and value is checked at plan time (segments.tf): an error
-    names the segment, the condition's position and the field. Stored in the table (item
-    CONFIG/SEGMENTS): no size limit from Lambda's 4 KB environment.
+    `less_than`; Engage audience, `audience` with `member` (default true); holdout or rollout,
+    `percent = { from, to }` (the users whose stable bucket, 0-100 from SHA-256 of the segment's
+    `salt` (default: its name) and the user id, is in [from, to)); another segment, `segment` with
+    `member` (default true; a cycle is refused); or a nested `all`/`any` of such conditions (one
+    level). A segment is true, false or unknown: unknown when a condition's window reaches before
+    the deployment's coverage (`coverage_start`) and what was seen does not decide it. Every key and
+    value is checked at plan time (segments.tf): an error names the segment, the condition's
+    position and the field. Stored in the table (item CONFIG/SEGMENTS): no size limit from Lambda's
+    4 KB environment.
   EOT
   # The grammar of a condition lives once, in segments.tf; here only the outer shape is checked.
   type     = any
@@ -805,7 +811,7 @@ variable "segments" {
 
   validation {
     condition     = can(keys(var.segments))
-    error_message = "segments must be a map of segment name to { description, all | any = [conditions] }."
+    error_message = "segments must be a map of segment name to { description, salt, all | any = [conditions] }."
   }
   validation {
     condition     = try(length([for name in keys(var.segments) : name if !can(regex("^[a-z][a-z0-9_]{0,63}$", name))]) == 0, true)
@@ -813,13 +819,15 @@ variable "segments" {
   }
   validation {
     condition = !can(keys(var.segments)) ? true : try(length(flatten([for name, s in var.segments : can(keys(s)) ? concat(
-      [for key in keys(s) : key if !contains(["description", "all", "any"], key)],
+      [for key in keys(s) : key if !contains(["description", "salt", "all", "any"], key)],
       try(s.description, null) == null || can(tostring(s.description)) ? [] : ["description"],
+      try(s.salt, null) == null || try(length(tostring(s.salt)) >= 1 && length(tostring(s.salt)) <= 200, false) ? [] : ["salt"],
     ) : ["segment"]])) == 0, true)
     error_message = join("\n", try(flatten([for name, s in var.segments : can(keys(s)) ? concat(
-      [for key in keys(s) : "segments: ${name}.${key}: not a field of a segment, which holds description and one of all, any." if !contains(["description", "all", "any"], key)],
+      [for key in keys(s) : "segments: ${name}.${key}: not a field of a segment, which holds description, salt and one of all, any." if !contains(["description", "salt", "all", "any"], key)],
       try(s.description, null) == null || can(tostring(s.description)) ? [] : ["segments: ${name}.description: must be a string."],
-    ) : ["segments: ${name}: a segment must be an object { description, all | any = [conditions] }."]]), []))
+      try(s.salt, null) == null || try(length(tostring(s.salt)) >= 1 && length(tostring(s.salt)) <= 200, false) ? [] : ["segments: ${name}.salt: must be a string of 1-200 characters (the holdout buckets' seed)."],
+    ) : ["segments: ${name}: a segment must be an object { description, salt, all | any = [conditions] }."]]), []))
   }
   validation {
     condition     = !can(keys(var.segments)) ? true : try(length([for name, s in var.segments : name if can(keys(s)) && !(length([for group in ["all", "any"] : group if try(s[group], null) != null]) == 1 && try(length(concat(s.all, [])), 0) + try(length(concat(s.any, [])), 0) > 0)]) == 0, true)
@@ -874,5 +882,16 @@ variable "dashboard" {
   validation {
     condition     = contains([60, 300, 900, 3600], var.dashboard.period_seconds)
     error_message = "dashboard.period_seconds must be 60, 300, 900 or 3600."
+  }
+}
+
+variable "coverage_start" {
+  description = "The first UTC day (YYYY-MM-DD) whose usage the table holds completely, when your history reaches back further than this module's first apply (you loaded it, or the product started recording with it). null: the day of the first apply, kept in item CONFIG/COVERAGE (`segment-usage backfill` lowers it). A segment condition whose window reaches before coverage answers unknown unless what was seen decides it. Changing it rewrites the item (a backfill's earlier day is then forgotten: re-run the backfill, or set this to that day)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.coverage_start == null ? true : can(regex("^[0-9]{4}-[0-9]{2}-[0-9]{2}$", var.coverage_start)) && can(formatdate("YYYY-MM-DD", "${var.coverage_start}T00:00:00Z"))
+    error_message = "coverage_start must be a UTC day as YYYY-MM-DD (a real date, such as \"2024-01-31\"), or null for the day of the first apply."
   }
 }

@@ -15,7 +15,8 @@ from urllib.parse import quote
 import pytest
 
 from segment_usage.read.segments import SEGMENTS_SK
-from segment_usage.read_api import ReadApi
+from segment_usage.read_api import COVERAGE_TTL_S, ReadApi
+from segment_usage.table.coverage import extend_coverage
 from support import segment_messages as sm
 from support.delivery import deliver
 from support.faults import failing
@@ -222,3 +223,75 @@ def test_without_segments(dynamodb, table, make_runtime) -> None:
 def test_requires_the_table() -> None:
     with pytest.raises(ValueError, match="SEGMENT_USAGE_TABLE is not set"):
         ReadApi({})
+
+
+# -- unknown answers: the deployment's coverage (item CONFIG/COVERAGE, as Terraform writes it) ---
+
+COVERED = {
+    "lapsed": {"all": [{"trait": "report_exported", "not_seen_for_days": 14}]},
+    "exporters": {"all": [{"trait": "report_exported", "in_last_days": 90, "at_least": 2}]},
+}
+
+
+@pytest.fixture
+def covered_api(make_runtime, dynamodb, table) -> ReadApi:
+    day = NOW - timedelta(days=1)
+    deliver(
+        make_runtime(),
+        [
+            sm.track("Report Exported", user_id="ada", at=day),
+            sm.track("Report Exported", user_id="ada", at=day - timedelta(days=3)),
+            sm.track("Signed Up", user_id="lin", at=day),
+        ],
+    )
+    text = json.dumps(COVERED)
+    for sk, attribute, value in (
+        (SEGMENTS_SK, "segments", text),
+        ("COVERAGE", "deployed", (NOW - timedelta(days=5)).date().isoformat()),
+    ):
+        dynamodb.put_item(
+            TableName=table,
+            Item={"pk": {"S": "CONFIG"}, "sk": {"S": sk}, attribute: {"S": value}},
+        )
+    env = {
+        "SEGMENT_USAGE_TABLE": table,
+        "SEGMENT_USAGE_SEGMENTS_SHA256": hashlib.sha256(text.encode()).hexdigest(),
+    }
+    return ReadApi(env, dynamodb)
+
+
+def test_unknown_segments_answer_null_with_the_reason(covered_api, dynamodb, table) -> None:
+    status, body, _, log = call(covered_api, url_event("/v1/users/lin", "segment=lapsed"))
+    assert status == 200 and body["member"] is None
+    assert body["reason"] == (
+        "trait report_exported: not seen for 14 days: coverage starts 2026-11-17; the last 14 "
+        "days reach before it"
+    )
+    assert "lin" not in json.dumps(log)
+    # What was seen decides where it can: ada exported yesterday (not lapsed), twice (>= 2).
+    status, body, _, _ = call(covered_api, url_event("/v1/users/ada"))
+    assert body["segments"] == {"exporters": True, "lapsed": False}
+    assert "segment_reasons" not in body
+    status, body, _, _ = call(covered_api, url_event("/v1/users/lin"))
+    assert body["segments"] == {"exporters": None, "lapsed": None}
+    assert set(body["segment_reasons"]) == {"exporters", "lapsed"}
+    assert body["segment_reasons"]["exporters"].startswith(
+        "trait report_exported: count in last 90 days >= 2: coverage starts 2026-11-17; 0 in"
+    )
+
+
+def test_a_backfill_lowers_coverage_and_the_answers_follow(covered_api, dynamodb, table) -> None:
+    assert call(covered_api, url_event("/v1/users/lin", "segment=lapsed"))[1]["member"] is None
+    assert extend_coverage(dynamodb, table, (NOW - timedelta(days=400)).date().isoformat())
+    # A running container keeps the coverage it read until COVERAGE_TTL_S passes...
+    assert call(covered_api, url_event("/v1/users/lin", "segment=lapsed"))[1]["member"] is None
+    covered_api.coverage_read_at -= COVERAGE_TTL_S + 1
+    body = call(covered_api, url_event("/v1/users/lin", "segment=lapsed"))[1]
+    assert body == {"user_id": "lin", "segment": "lapsed", "member": True}
+    # ... and without the item (a deployment older than coverage) answers from the data alone.
+    dynamodb.delete_item(TableName=table, Key={"pk": {"S": "CONFIG"}, "sk": {"S": "COVERAGE"}})
+    covered_api.coverage_read_at -= COVERAGE_TTL_S + 1
+    assert call(covered_api, url_event("/v1/users/lin"))[1]["segments"] == {
+        "exporters": False,
+        "lapsed": True,
+    }

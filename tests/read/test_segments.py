@@ -38,11 +38,20 @@ POWER = {
 
 
 def usage(count: int, d7: int, d30: int, first_days_ago: float, last_days_ago: float) -> UsageTrait:
+    """A usage trait with ``d7`` uses in the last 7 days, ``d30`` in the last 30 and ``count`` in
+    all, placed on days from the last seen one back (the per-day counts windows are read from)."""
+    last = int(last_days_ago)
+    daily: dict[str, int] = {}
+    for n, back in ((d7, min(last, 6)), (d30 - d7, max(last, 7)), (count - d30, max(last, 30))):
+        if n:
+            day = (NOW - timedelta(days=back)).date().isoformat()
+            daily[day] = daily.get(day, 0) + n
     return UsageTrait(
         count,
         NOW_MS - int(first_days_ago * DAY),
         NOW_MS - int(last_days_ago * DAY),
         {7: d7, 30: d30},
+        daily,
     )
 
 
@@ -64,8 +73,8 @@ def member(definition: dict, usage_traits: dict, traits: dict) -> bool:
             "segments.s: set exactly one of all, any",
         ),
         (
-            {"s": {"all": [{"trait": "a", "in_last_days": 14, "at_least": 1}]}},
-            "segments.s.all[0].in_last_days: 14 is not 7 or 30",
+            {"s": {"all": [{"trait": "a", "in_last_days": 366, "at_least": 1}]}},
+            "segments.s.all[0].in_last_days: 366 is not whole days 1-365",
         ),
         (
             {"s": {"all": [{"trait": "a", "in_last_days": 7}]}},
@@ -74,7 +83,7 @@ def member(definition: dict, usage_traits: dict, traits: dict) -> bool:
         ({"s": {"all": [{"trait": "a"}]}}, "segments.s.all[0]: trait 'a' needs at least one of"),
         (
             {"s": {"all": [{"trait": "a", "at_least": -1}]}},
-            "segments.s.all[0].at_least: expected a whole number >= 0",
+            "segments.s.all[0].at_least: expected a number >= 0",
         ),
         (
             {"s": {"all": [{"trait": "a", "not_seen_for_days": 0}]}},
@@ -369,3 +378,86 @@ def test_cli_segments_from_a_file_and_without_any(
     dynamodb.delete_item(TableName=recorded, Key={"pk": {"S": "CONFIG"}, "sk": {"S": SEGMENTS_SK}})
     with pytest.raises(SystemExit, match="no segments defined"):
         run("segments", "lin", "--table", recorded)
+
+
+def test_cli_explains_every_new_condition_with_its_values(
+    recorded, moto_url, monkeypatch, dynamodb
+) -> None:
+    """Windows, regularity, coverage (unknown with its reason), holdout bucket, nested answers:
+    each printed with the values it was decided on."""
+    from segment_usage.read.segments import bucket
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)
+    put_definitions(
+        dynamodb,
+        recorded,
+        {
+            "regular": {
+                "all": [
+                    {"trait": "report_exported", "active_days": {"at_least": 1, "in_last_days": 3}},
+                    {"trait": "report_exported", "in_last_days": 90, "at_least": 5},
+                ]
+            },
+            "lapsed": {"all": [{"trait": "report_exported", "not_seen_for_days": 14}]},
+            "rollout": {
+                "salt": "r-2026",
+                "all": [{"segment": "regular"}, {"percent": {"from": 0, "to": 100}}],
+            },
+        },
+    )
+    dynamodb.put_item(
+        TableName=recorded,
+        Item={
+            "pk": {"S": "CONFIG"},
+            "sk": {"S": "COVERAGE"},
+            "deployed": {"S": (NOW - timedelta(days=10)).date().isoformat()},
+        },
+    )
+    code, text = run("segments", "ada", "--table", recorded)
+    assert code == 0
+    covered = '"coverage_start": "2026-11-12"'
+    assert text.splitlines() == [
+        "user ada",
+        "coverage starts 2026-11-12: a window reaching before it answers unknown unless what was "
+        "seen decides it",
+        "IN  regular (all of these)",
+        "  yes all[0]: trait report_exported: active on >= 1 of the last 3 days  (actual: "
+        f'{{"active_days_in_last_3_days": 1, {covered}}})',
+        "  yes all[1]: trait report_exported: count in last 90 days >= 5  (actual: "
+        f'{{"last_90_days": 5, {covered}}})',
+        # seen yesterday: decided, though 14 days reach before coverage
+        "OUT lapsed (all of these)",
+        "  no  all[0]: trait report_exported: not seen for 14 days  (actual: "
+        f'{{"last_seen": "2026-11-21T12:00:00Z", {covered}}})',
+        "IN  rollout (all of these)",
+        '  holdout salt: "r-2026"',
+        '  yes all[0]: segment regular is true  (actual: {"member": true})',
+        "  yes all[1]: bucket of the user id in [0, 100) percent  (actual: "
+        f'{{"bucket": {bucket("r-2026", "ada") / 100}}})',
+    ]
+    # lin: not active in the last 3 days decides "regular" (all: false wins over unknown).
+    lines = run("segments", "lin", "--table", recorded)[1].splitlines()
+    assert lines[2:5] == [
+        "OUT regular (all of these)",
+        "  no  all[0]: trait report_exported: active on >= 1 of the last 3 days  (actual: "
+        f'{{"active_days_in_last_3_days": 0, {covered}}})',
+        "  ?   all[1]: trait report_exported: count in last 90 days >= 5  (actual: "
+        f'{{"last_90_days": 1, {covered}}})',
+    ]
+    assert lines[5] == (
+        "      unknown: trait report_exported: count in last 90 days >= 5: coverage starts "
+        "2026-11-12; 1 in the covered days; the window starts 2026-08-25, before it"
+    )
+    assert lines[6:8] == [
+        "??? lapsed (all of these)",
+        "  unknown: trait report_exported: not seen for 14 days: coverage starts 2026-11-12; the "
+        "last 14 days reach before it",
+    ]
+    assert (
+        "segments: lapsed ???, regular OUT, rollout OUT"
+        in run("traits", "lin", "--table", recorded)[1]
+    )
+    report = json.loads(run("segments", "lin", "--table", recorded, "--json")[1])
+    assert report["coverageStart"] == "2026-11-12"
+    assert [s["member"] for s in report["segments"]] == [False, None, False]
+    assert report["segments"][1]["reason"] == lines[7].removeprefix("  unknown: ")

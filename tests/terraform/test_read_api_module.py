@@ -54,13 +54,14 @@ INVALID = {
         'segments = { s = { all = [{ audience = "x" }], any = [{ audience = "y" }] } }',
         "segments: s: set exactly one of all, any",
     ),
-    "window_14": (
-        'segments = { s = { all = [{ trait = "a", in_last_days = 14, at_least = 1 }] } }',
-        "segments: s.all[0]: in_last_days must be 7 or 30",
+    "window_400": (
+        'segments = { s = { all = [{ trait = "a", in_last_days = 400, at_least = 1 }] } }',
+        "segments: s.all[0].in_last_days: in_last_days must be whole days 1-365",
     ),
     "two_kinds": (
         'segments = { s = { any = [{ trait = "a", identify_trait = "b", exists = true }] } }',
-        "segments: s.any[0]: set exactly one of trait, identify_trait, audience, all, any",
+        "segments: s.any[0]: set exactly one of trait, identify_trait, audience, percent, "
+        "segment, all, any",
     ),
     "no_operator": (
         'segments = { s = { all = [{ audience = "x" }, { identify_trait = "plan" }] } }',
@@ -70,9 +71,9 @@ INVALID = {
         'segments = { s = { all = [{ any = [{ trait = "a", at_least = 1, equals = "x" }] }] } }',
         "segments: s.all[0].any[0]: equals, in, exists, greater_than and less_than go with identify_trait only",
     ),
-    "fractional_count": (
-        'segments = { s = { all = [{ trait = "a", at_least = 1.5 }] } }',
-        "segments: s.all[0]: at_least and at_most on a trait are counts",
+    "negative_count": (
+        'segments = { s = { all = [{ trait = "a", at_least = -1.5 }] } }',
+        "segments: s.all[0]: at_least and at_most on a trait are numbers >= 0",
     ),
     "empty_nested": (
         "segments = { s = { all = [{ all = [] }] } }",

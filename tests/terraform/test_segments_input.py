@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from segment_usage.read.segments import parse_segments
 from support.terraform import REPO_ROOT, run_terraform, terraform_env
 from support.tf_overrides import provider_block
 
@@ -37,7 +38,7 @@ INVALID = {
     ),
     "segment_unknown_field": (
         'segments = { s = { all = [{ audience = "x" }], colour = "red" } }',
-        "segments: s.colour: not a field of a segment, which holds description and one of all, any.",
+        "segments: s.colour: not a field of a segment, which holds description, salt and one of all, any.",
     ),
     "description_not_string": (
         'segments = { s = { description = ["x"], all = [{ audience = "x" }] } }',
@@ -51,7 +52,8 @@ INVALID = {
         'segments = { s = { all = [{ trait = "a", at_least = 1, in_last_day = 7 }] } }',
         "segments: s.all[0].in_last_day: not a field of a condition, which is one of audience with "
         "member; identify_trait with equals, in, exists, at_least, at_most, greater_than, "
-        "less_than; trait with in_last_days,",
+        "less_than; percent = { from, to }; segment with member; trait with in_last_days, "
+        "at_least, at_most, active_days,",
     ),
     "number_expected": (
         'segments = { s = { all = [{ trait = "a", at_least = "many" }] } }',
@@ -77,6 +79,76 @@ INVALID = {
         'segments = { s = { all = [{ any = [{ all = [{ audience = "a" }] }] }] } }',
         "segments: s.all[0].any[0].all: all and any nest one level only",
     ),
+    # issue 18: any window, regularity, holdouts, nested segments
+    "salt_not_string": (
+        'segments = { s = { salt = ["x"], all = [{ audience = "x" }] } }',
+        "segments: s.salt: must be a string of 1-200 characters",
+    ),
+    "window_too_long": (
+        'segments = { s = { all = [{ trait = "a", in_last_days = 366, at_least = 1 }] } }',
+        "segments: s.all[0].in_last_days: in_last_days must be whole days 1-365",
+    ),
+    "active_days_not_object": (
+        'segments = { s = { all = [{ trait = "a", active_days = 3 }] } }',
+        "segments: s.all[0].active_days: must be an object such as { at_least = 3, in_last_days",
+    ),
+    "active_days_without_window": (
+        'segments = { s = { all = [{ trait = "a", active_days = { at_least = 3 } }] } }',
+        "segments: s.all[0].active_days.in_last_days: active_days needs in_last_days, whole days",
+    ),
+    "active_days_too_many": (
+        'segments = { s = { any = [{ trait = "a", active_days = { at_least = 8, in_last_days = 7 } }] } }',
+        "segments: s.any[0].active_days.at_least: active_days.at_least and at_most are whole days "
+        "from 0 to in_last_days.",
+    ),
+    "active_days_attribute": (
+        'segments = { s = { all = [{ trait = "a", active_days = { at_least = 1, in_last_days = 7, days = 2 } }] } }',
+        "segments: s.all[0].active_days.days: not an attribute of active_days, which holds "
+        "at_least, at_most, in_last_days.",
+    ),
+    "active_days_not_number": (
+        'segments = { s = { all = [{ trait = "a", active_days = { at_least = "x", in_last_days = 7 } }] } }',
+        "segments: s.all[0].active_days.at_least: must be a number.",
+    ),
+    "percent_over_100": (
+        "segments = { s = { all = [{ percent = { from = 0, to = 101 } }] } }",
+        "segments: s.all[0].percent: percent needs from and to, numbers 0-100 with two decimals",
+    ),
+    "percent_decimals": (
+        "segments = { s = { all = [{ percent = { from = 0, to = 10.005 } }] } }",
+        "segments: s.all[0].percent: percent needs from and to, numbers 0-100 with two decimals",
+    ),
+    "percent_empty": (
+        "segments = { s = { all = [{ percent = { from = 10, to = 10 } }] } }",
+        "segments: s.all[0].percent: percent needs from and to, numbers 0-100 with two decimals "
+        "at most (buckets are 0.01 wide), from less than to.",
+    ),
+    "percent_not_number": (
+        'segments = { s = { all = [{ percent = { from = "x", to = 10 } }] } }',
+        "segments: s.all[0].percent.from: must be a number.",
+    ),
+    "segment_unknown": (
+        'segments = { s = { all = [{ segment = "ghost" }] } }',
+        'segments: s.all[0].segment "ghost": names no segment of this module\'s segments.',
+    ),
+    "segment_bad_name": (
+        'segments = { s = { all = [{ segment = "Not A Name" }] } }',
+        "segments: s.all[0].segment: a nested segment's name must be a string matching",
+    ),
+    "segment_cycle": (
+        'segments = { t = { any = [{ audience = "x" }, { all = [{ segment = "u" }] }] }, '
+        'u = { all = [{ segment = "v" }] }, v = { all = [{ segment = "t", member = false }] } }',
+        "segments: t.any[1].all[0].segment: a cycle of nested segments through t, u, v: each "
+        "would need the others' answer first",
+    ),
+    "coverage_not_a_day": (
+        'coverage_start = "2024-02-30"',
+        "coverage_start must be a UTC day as YYYY-MM-DD (a real date",
+    ),
+    "segment_self": (
+        'segments = { s = { all = [{ segment = "s" }] } }',
+        "segments: s.all[0].segment: a cycle of nested segments through s:",
+    ),
 }
 # Checked by the variable's validations (a segment's outer shape); the rest by the precondition
 # over every condition (segments.tf), which Terraform evaluates only once every variable is valid.
@@ -85,6 +157,8 @@ VALIDATIONS = [
     "segment_not_object",
     "segment_unknown_field",
     "description_not_string",
+    "salt_not_string",
+    "coverage_not_a_day",
 ]
 PRECONDITIONS = [case for case in INVALID if case not in VALIDATIONS]
 
@@ -114,6 +188,28 @@ segments = {
       { identify_trait = "score", greater_than = 1.5, less_than = -2 },
       { audience = "churn_risk", member = false, trait = null },
       { any = [{ trait = "x", first_seen_in_last_days = 3 }, { trait = "y", not_seen_for_days = 36500 }] },
+    ]
+  }
+}
+"""
+
+
+# Every condition issue 18 adds, with the conversions a typed variable would make ("10" for 10).
+FEATURES = """
+coverage_start = "2024-01-31"
+segments = {
+  searchers = {
+    description = "searched on 3 of the last 7 days, and 10 times in 90"
+    all = [
+      { trait = "search", active_days = { at_least = 3, in_last_days = "7" } },
+      { trait = "search", in_last_days = 90, at_least = "10" },
+    ]
+  }
+  rollout = {
+    salt = "rollout-2026"
+    all = [
+      { segment = "searchers" },
+      { any = [{ percent = { from = 0, to = "12.5" } }, { segment = "searchers", member = false }] },
     ]
   }
 }
@@ -180,6 +276,7 @@ def plans(terraform_ready: Path, tf_moto_url: str, tmp_path_factory) -> dict[str
             + module_block("current", MODULE, EQUIVALENT),
             0,
         ),
+        "features": (module_block("features", MODULE, FEATURES), 0),
     }
     with ThreadPoolExecutor(max_workers=len(roots)) as pool:
         futures = {
@@ -228,3 +325,42 @@ def test_stored_definitions_are_the_text_the_typed_variable_stored(plans: dict[s
     assert converted[2]["in"] == ["a", "1", "true"]
     assert converted[3]["exists"] is True
     assert converted[0]["audience"] is None and converted[6]["all"] is None
+
+
+def planned_item(plan: dict[str, Any], address: str) -> dict[str, Any]:
+    (item,) = [
+        json.loads(rc["change"]["after"]["item"])
+        for rc in plan["resource_changes"]
+        if rc["address"].endswith(address)
+    ]
+    return item
+
+
+def test_new_conditions_are_stored_as_the_read_side_parses_them(plans: dict[str, Any]) -> None:
+    """What Terraform stores for windows, regularity, holdouts and nested segments is what
+    read/segments.py loads: the same grammar on both sides, the conversions made."""
+    output, plan = plans["features"]
+    assert plan, output
+    stored = planned_item(plan, 'aws_dynamodb_table_item.config["SEGMENTS"]')
+    text = stored["segments"]["S"]
+    segments = parse_segments(text)
+    assert list(segments) == ["rollout", "searchers"]  # jsonencode sorts keys
+    assert segments["rollout"].salt == "rollout-2026" and segments["searchers"].salt == "searchers"
+    assert segments["rollout"].rank == 1 and segments["searchers"].rank == 0
+    document = json.loads(text)
+    regular, window = document["searchers"]["all"]
+    assert regular["active_days"] == {"at_least": 3, "at_most": None, "in_last_days": 7}
+    assert window["at_least"] == 10 and "percent" not in window and "segment" not in window
+    assert document["rollout"]["all"][1]["any"][0]["percent"] == {"from": 0, "to": 12.5}
+    described = [c.describe() for c in segments["rollout"].root.children[1].children]
+    assert described == [
+        "bucket of the user id in [0, 12.5) percent",
+        "segment searchers is false",
+    ]
+    # The coverage item: the given day (without coverage_start, the first apply's: unknown here).
+    coverage = planned_item(plan, "aws_dynamodb_table_item.coverage")
+    assert coverage == {
+        "pk": {"S": "CONFIG"},
+        "sk": {"S": "COVERAGE"},
+        "deployed": {"S": "2024-01-31"},
+    }

@@ -31,6 +31,7 @@ import subprocess
 import textwrap
 import time
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,7 @@ from plan_checks import MOTO_MISREPORTS, unexplained_changes
 from segment_usage.handler import Runtime
 from segment_usage.read.view import Reader
 from segment_usage.settings import Settings
+from segment_usage.table.coverage import load_coverage
 from support import segment_messages as sm
 from support.delivery import TODAY
 from support.moto_server import boto3_client, create_segment_partner_source, moto_server
@@ -121,6 +123,10 @@ ADDED = {
     "module.segment_usage.aws_lambda_alias.eventbridge[0]",
     "module.segment_usage.aws_lambda_function_event_invoke_config.eventbridge[0]",
     'module.segment_usage.aws_lambda_permission.eventbridge_alias["profiles"]',
+    # issue 18: the coverage item (dated the day of this apply: coverage.tf) and what keeps it.
+    "module.segment_usage.aws_dynamodb_table_item.coverage",
+    "module.segment_usage.terraform_data.first_apply",
+    "module.segment_usage.terraform_data.coverage_input",
 }
 # ... and what it removes: the rule's permission on what Segment invokes (a permission cannot change
 # its qualifier in place; the rule's target now names the EventBridge alias). Nothing with data.
@@ -430,6 +436,7 @@ def test_upgrade_from_previous_release_moves_everything_and_keeps_the_data(
         assert items == {
             'module.segment_usage.aws_dynamodb_table_item.config["TRACKING_PLAN"]': ["no-op"],
             'module.segment_usage.aws_dynamodb_table_item.config["SEGMENTS"]': ["no-op"],
+            "module.segment_usage.aws_dynamodb_table_item.coverage": ["create"],
         }
 
         tf("apply", "upgrade.tfplan")
@@ -437,6 +444,9 @@ def test_upgrade_from_previous_release_moves_everything_and_keeps_the_data(
         assert after == before  # every output keeps its value
         assert view(dynamodb, table) == seen  # the record written before the upgrade still reads
         assert config_items(dynamodb, table) == stored
+        # Coverage starts the day of the upgrade's apply (coverage.tf): earlier windows answer
+        # unknown unless the module's coverage_start names the first deployment's day.
+        assert load_coverage(dynamodb, table) == datetime.now(UTC).date().isoformat()
         upgraded = functions(lam, after)
         for name, variables in environments.items():
             assert {k: upgraded[name][k] for k in variables} == variables, name

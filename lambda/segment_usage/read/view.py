@@ -169,7 +169,8 @@ class UserView:
     trait_versions: dict[str, tuple[int, str]]  # name -> (ts_ms, canonical JSON): latest wins
     groups: dict[str, dict[str, Any]]
     messages_recorded: int
-    segments: dict[str, bool] = field(default_factory=dict)  # evaluated on read (segments.py)
+    # Segment -> True/False/None (unknown), evaluated on read (segments.py)
+    segments: dict[str, bool | None] = field(default_factory=dict)
     # group id -> trait -> (ts_ms, canonical JSON): latest wins across linked partitions too
     group_versions: dict[str, dict[str, tuple[int, str]]] = field(default_factory=dict)
     links_not_read: int = 0  # linked anonymous ids beyond MAX_LINKED_READ (the oldest)
@@ -195,11 +196,16 @@ class UserView:
 
 class Reader:
     def __init__(
-        self, client: Any, table: str, segments: Mapping[str, Segment] | None = None
+        self,
+        client: Any,
+        table: str,
+        segments: Mapping[str, Segment] | None = None,
+        coverage_start: str | None = None,
     ) -> None:
         self.client = client
         self.table = table
         self.segments = segments or {}  # definitions the view's membership is evaluated against
+        self.coverage_start = coverage_start  # table/coverage.py, loaded once by the caller
 
     def _partition(self, pk: str) -> tuple[Rollup, Iterator[dict[str, Any]]]:
         """A user partition in two requests, whatever its history: the rollup of its folded days
@@ -265,8 +271,17 @@ class Reader:
             for pk, page in zip(pks, pages, strict=True):
                 self._add_partition(view, rollups[pk], page, window_start)
             view.linked_ids = sorted(chosen)
+        view.coverage_start = self.coverage_start
         if self.segments:
-            view.segments = membership(self.segments, view.usage, view.traits, now)
+            view.segments = membership(
+                self.segments,
+                view.usage,
+                view.traits,
+                now,
+                today=today,
+                coverage_start=view.coverage_start,
+                user_id=user_id,
+            )
         return view
 
     def _rollups(self, pks: list[str]) -> dict[str, Rollup]:
