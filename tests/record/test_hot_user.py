@@ -34,7 +34,10 @@ def test_burst_for_one_user_day_records_exactly(moto_url, dynamodb, table, monke
     with contextlib.redirect_stdout(io.StringIO()):
         settings = Settings.from_env({"SEGMENT_USAGE_TABLE": table})
         drained = redrive(Runtime(settings, dynamodb), sqs, queue_url, visibility=120)
-    assert drained["received"] == statuses.count("buffered") and drained["failed"] == 0
+    # At least every hand-off arrives; more when a SendMessage whose answer was slow was sent
+    # again by the SDK's retry (SQS is at-least-once): the ledger makes the extra copy a duplicate,
+    # and the counts below stay exact either way.
+    assert drained["received"] >= statuses.count("buffered") and drained["failed"] == 0
     print(
         f"\nhot user: {total} messages, {CONTAINERS} containers: "
         f"{result['conflicts']} conflicts in {result['requests']} requests, "

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import shutil
 import subprocess
 import tempfile
@@ -119,7 +120,9 @@ def write_cli_config(directory: Path | None = None, mirror: Path | None = None) 
         "}\n"
     )
     if not config.exists() or config.read_text() != text:
-        tmp = config.with_suffix(".tmp")
+        # A name of this process's own: parallel workers writing the same config on a fresh clone
+        # must not replace each other's temporary file (FileNotFoundError on the second replace).
+        tmp = config.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
         tmp.write_text(text)
         tmp.replace(config)
     return config
