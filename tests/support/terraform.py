@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 import shutil
 import subprocess
 import tempfile
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
