@@ -152,7 +152,7 @@ resource "aws_cloudwatch_metric_alarm" "plan_errors" {
   count = var.alarms.enabled && var.tracking_plan != null ? 1 : 0
 
   alarm_name          = "${local.prefix}-plan-errors"
-  alarm_description   = "The tracking plan could not be applied to some messages (kept with the reason, replayable once the plan is fixed): run segment-usage validate --tracking-plan, then segment-usage replay"
+  alarm_description   = "The tracking plan could not be applied to some messages (kept with the reason, replayable once the plan is fixed): check it with segment-usage validate --tracking-plan PLAN.json MESSAGE.json, fix and apply it, then segment-usage replay --kind plan --apply"
   evaluation_periods  = 1
   threshold           = 1
   comparison_operator = "GreaterThanOrEqualToThreshold"

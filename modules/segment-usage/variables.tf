@@ -242,14 +242,14 @@ variable "trackers" {
 }
 
 variable "tracking_plan" {
-  description = "Optional Segment Protocols tracking plan as a JSON string: this product's format (an object with some of common, track, identify, group, unplanned_events = allow|violation), Segment's export as the Public API returns it ({\"data\": {\"rules\": [...]}}) or its rules list. Checked at plan time for shape, keys, unplanned_events and JSON Schema type names (`segment-usage validate --tracking-plan` checks the rest, such as $ref). Stored in the table (item pk=CONFIG, sk=TRACKING_PLAN) because it can exceed Lambda's 4 KB environment limit; its SHA-256 goes into the function's environment."
+  description = "Optional Segment Protocols tracking plan as a JSON string: this product's format (an object with some of common, track, identify, group, unplanned_events = allow|violation), Segment's export as the Public API returns it ({\"data\": {\"rules\": [...]}}) or its rules list. Checked at plan time for shape, keys, unplanned_events and JSON Schema type names (`segment-usage validate --tracking-plan PLAN.json MESSAGE.json` checks the rest, such as $ref). Stored in the table (item pk=CONFIG, sk=TRACKING_PLAN) because it can exceed Lambda's 4 KB environment limit; its SHA-256 goes into the function's environment."
   type        = string
   default     = null
 
   # What Terraform can check of a plan before any traffic (issue 16): JSON, one of the three shapes
   # the handler loads (lambda/segment_usage/ingest/tracking_plan.py: parse_plan), known top-level
   # keys, the unplanned_events mode, and JSON Schema type names. A plan that passes can still hold
-  # an unresolvable $ref or a bad keyword: `segment-usage validate --tracking-plan` checks all of it.
+  # an unresolvable $ref or a bad keyword: `segment-usage validate --tracking-plan PLAN.json MESSAGE.json` checks all of it.
   validation {
     condition     = var.tracking_plan == null ? true : can(jsondecode(var.tracking_plan))
     error_message = "tracking_plan must be valid JSON (use jsonencode() or file())."
