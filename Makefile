@@ -10,7 +10,7 @@ CHECKOV_VENV := .venv-checkov
 ARCH ?= arm64
 RUNTIME ?= python3.13
 # Parallel pytest workers: most of the Terraform tests' time is the provider waiting, not CPU.
-TEST_WORKERS ?= 3
+TEST_WORKERS ?= 4
 
 .PHONY: help venv test lint fmt checkov package package-check bundle lock demo bench release clean
 
