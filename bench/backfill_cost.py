@@ -43,13 +43,9 @@ BUCKET = "bench-archive"
 
 
 def measure(quick: bool = False) -> dict[str, Any]:
-    cfg = QUICK if quick else FULL
-    saved = dict(os.environ)  # restored at the end: moto's fake credentials stay local
-    try:
-        return _measure(cfg)
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    from meter import keeping_environ
+
+    return keeping_environ(_measure, QUICK if quick else FULL)
 
 
 def _count_sqs(client: Any) -> Counter:

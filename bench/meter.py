@@ -14,7 +14,9 @@ existing item's size is used.
 
 from __future__ import annotations
 
+import os
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -172,3 +174,14 @@ class WriteMeter:
     def _read_size(self, table: str, key: dict[str, Any]) -> int:
         response = self.probe.get_item(TableName=table, Key=key, ConsistentRead=True)
         return item_size(response.get("Item"))
+
+
+def keeping_environ(measure: Callable[..., Any], *args: Any) -> Any:
+    """``measure(*args)`` with ``os.environ`` restored afterwards, so the fake credentials and
+    endpoints a section sets for its own moto stay local to it (sections run in one process)."""
+    saved = dict(os.environ)
+    try:
+        return measure(*args)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
